@@ -1,0 +1,1 @@
+"""bgaug.augment (being written)."""

@@ -1,0 +1,1 @@
+"""bgaug.evals (being written)."""

@@ -1,0 +1,124 @@
+"""Developer sessions: tests per package, lint, typecheck, benchmarks, science and the demo.
+
+`nox` (no arguments) runs the default sessions: every package's tests, lint and typecheck. That is the
+README's test command and what `.ci/run` runs.
+
+Torch is heavy (5.5 GB), so it is installed once into a shared base environment (`.nox/_torch`) and each
+session reaches it through a `.pth` file, with that environment's versions passed to pip as
+constraints so no session ever upgrades or replaces them. Nothing else leaks into a session: a
+package's tests see only that package, core, its declared dependencies and torch's own dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES: dict[str, str] = {
+    "core": "packages/core",
+    "saliency": "saliency",
+    "augment": "augment",
+    "ssl_methods": "ssl_methods",
+    "evals": "evals",
+    "launch": "packages/launch",
+}
+# Sibling distributions each package depends on (mirrors its pyproject.toml; pip cannot find
+# siblings on PyPI, so they are installed by path).
+SIBLINGS: dict[str, list[str]] = {
+    "core": [],
+    "saliency": ["core"],
+    "augment": ["core"],
+    "ssl_methods": ["core"],
+    "evals": ["core"],
+    "launch": ["core", "saliency", "augment", "ssl_methods", "evals"],
+}
+TORCH_PINS = ["torch==2.14.1", "torchvision==0.29.1"]
+TORCH_ENV = ROOT / ".nox" / "_torch"
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+
+def _torch_site_packages() -> Path:
+    """Create the shared torch environment once and return its site-packages directory."""
+    python = TORCH_ENV / "bin" / "python"
+    marker = TORCH_ENV / "ready.json"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(TORCH_ENV)], check=True)
+        pins = os.environ.get("BGAUG_TORCH_PINS", " ".join(TORCH_PINS)).split()
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
+        marker.write_text(json.dumps({"pins": pins}))
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return Path(out.stdout.strip())
+
+
+def _use_torch(session: nox.Session) -> list[str]:
+    """Link the shared torch environment into this session; return pip constraint arguments."""
+    site = _torch_site_packages()
+    own_site = subprocess.run(
+        [
+            str(Path(session.bin) / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(own_site) / "_bgaug_torch_base.pth").write_text(str(site) + "\n")
+    freeze = subprocess.run(
+        [str(TORCH_ENV / "bin" / "python"), "-m", "pip", "freeze"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    constraints = Path(session.create_tmp()) / "torch-constraints.txt"
+    constraints.write_text(freeze)
+    return ["-c", str(constraints)]
+
+
+def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:
+    constraints = _use_torch(session)
+    paths = []
+    for name in packages:
+        for sibling in SIBLINGS[name]:
+            if PACKAGES[sibling] not in paths:
+                paths.append(PACKAGES[sibling])
+        target = f"{PACKAGES[name]}[{extras}]" if extras else PACKAGES[name]
+        paths.append(target)
+    session.install(*constraints, *paths)
+
+
+@nox.session
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """Run one package's tests with only that package, core and its declared dependencies."""
+    _install(session, package)
+    session.run("pytest", PACKAGES[package] + "/tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy (strict) over every package, installed together."""
+    _install(session, *PACKAGES, extras="test")
+    session.install("mypy>=1.11")
+    session.run("mypy", *[f"{path}/src" for path in PACKAGES.values()], "noxfile.py")

@@ -1,0 +1,80 @@
+"""Command line of bgaug.core: ``python -m bgaug.core synth --out DIR --seed S [...]``.
+
+User errors (bad arguments, unreadable inputs) end with exit status 2 and one line on stderr,
+never a traceback; see ``run_cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from bgaug.core.io import BadCheckpointError, BadImageError
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit status 2."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    BadImageError,
+    BadCheckpointError,
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def run_cli(
+    parser: argparse.ArgumentParser,
+    handlers: dict[str, Callable[[argparse.Namespace], int | None]],
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+) -> int:
+    """Parse ``argv``, dispatch to the subcommand's handler, and turn user errors into one line.
+
+    Every bgaug package's CLI goes through this, so all of them fail the same way: exit status 2 and
+    ``<prog>: error: <cause>`` on stderr.
+    """
+    args = parser.parse_args(argv)
+    command = getattr(args, "command", None)
+    if command is None:
+        parser.print_help()
+        return 2
+    try:
+        result = handlers[command](args)
+    except USER_ERRORS as exc:
+        print(f"{prog or parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog or parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bgaug.core", description="bgaug core tools: the synthetic benchmark."
+    )
+    sub = parser.add_subparsers(dest="command")
+    from bgaug.core import synth
+
+    synth.add_arguments(
+        sub.add_parser(
+            "synth",
+            help=synth.__doc__.splitlines()[0] if synth.__doc__ else None,
+            description=synth.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from bgaug.core import synth
+
+    return run_cli(build_parser(), {"synth": synth.run_from_args}, argv)

@@ -1,0 +1,234 @@
+"""Safe file IO: image and mask loading, atomic writes, content hashes, checkpoints.
+
+``load_image`` returns RGB uint8 (H, W, 3) whatever the file's mode: CMYK and YCbCr are converted,
+grayscale and 1-bit are replicated to three channels, palette and alpha images are composited on
+black, 16-bit images are scaled to 8 bits, and EXIF orientation is applied (as a viewer shows the
+photograph). Every unreadable file raises one ``BadImageError`` naming the path and the cause.
+
+Writes go to a temporary file in the destination directory, are flushed to disk, then renamed over
+the target, so a killed process never leaves a half-written checkpoint, mask or cache file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+MIN_IMAGE_SIDE = 2
+"""Images with a side shorter than this are rejected: no crop, mask or background is defined."""
+
+
+class BadImageError(ValueError):
+    """An image (or mask) file that cannot be used; the message names the path and the cause."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class BadCheckpointError(ValueError):
+    """A checkpoint file that is missing, truncated or holds something other than tensors."""
+
+
+def _open_verified(path: Path) -> Image.Image:
+    if not path.exists():
+        raise BadImageError(path, "file not found")
+    if path.is_dir():
+        raise BadImageError(path, "is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise BadImageError(path, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            img.load()  # decode now: truncation and corruption surface here, not later
+    except UnidentifiedImageError:
+        raise BadImageError(path, "not a recognised image format (corrupt?)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadImageError(path, f"too large to decode safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImageError(path, f"cannot decode ({exc})") from None
+    width, height = img.size
+    if width == 0 or height == 0:
+        raise BadImageError(path, f"zero-size image ({width}x{height})")
+    return img
+
+
+def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit grayscale (PNG, TIFF): scale the 0..65535 range to 0..255.
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(np.rint(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+        gray = np.clip(np.rint(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "P":
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return np.asarray(Image.alpha_composite(black, rgba).convert("RGB"), dtype=np.uint8)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def load_image(path: str | os.PathLike[str], *, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3); raise ``BadImageError`` for anything unusable."""
+    p = Path(path)
+    img = _open_verified(p)
+    # A broken EXIF block must not lose the pixels.
+    with contextlib.suppress(OSError, ValueError, SyntaxError):
+        img = ImageOps.exif_transpose(img)
+    rgb = _to_rgb_uint8(img)
+    h, w = rgb.shape[:2]
+    if min(h, w) < min_side:
+        raise BadImageError(p, f"too small ({w}x{h}); the shorter side must be >= {min_side} px")
+    return np.ascontiguousarray(rgb)
+
+
+def load_mask(
+    path: str | os.PathLike[str], *, size: tuple[int, int] | None = None, threshold: int = 128
+) -> np.ndarray:
+    """Read a mask file as (H, W) bool (True = foreground, pixel >= ``threshold``).
+
+    ``size`` is the (height, width) of the image the mask belongs to; a different size raises
+    ``BadImageError``. Colour masks count a pixel as foreground when any channel passes.
+    """
+    p = Path(path)
+    img = _open_verified(p)
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F", "P", "RGBA", "LA"):
+        arr = _to_rgb_uint8(img).max(axis=2)
+    elif img.mode == "1":
+        arr = np.asarray(img.convert("L"))
+    elif img.mode == "L":
+        arr = np.asarray(img)
+    else:
+        arr = np.asarray(img.convert("RGB")).max(axis=2)
+    if size is not None and tuple(arr.shape) != tuple(size):
+        raise BadImageError(
+            p,
+            f"mask size {arr.shape[1]}x{arr.shape[0]} differs from image size {size[1]}x{size[0]}",
+        )
+    return np.asarray(arr >= threshold)
+
+
+def list_images(root: str | os.PathLike[str]) -> list[str]:
+    """Image files under ``root`` (recursive) as sorted POSIX paths relative to ``root``."""
+    base = Path(root)
+    if not base.is_dir():
+        raise FileNotFoundError(f"image folder not found: {base}")
+    found = [
+        p.relative_to(base).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on clean exit fsync it and rename it over ``path``.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        encoding = None if mode == "wb" else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any, *, indent: int | None = 2) -> None:
+    atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=True) + "\n")
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 (H, W), (H, W, 3) or bool (H, W) array (bool is written 0/255)."""
+    arr = array.astype(np.uint8) * 255 if array.dtype == np.bool_ else array
+    if arr.dtype != np.uint8:
+        raise ValueError(f"PNG arrays must be uint8 or bool, got {arr.dtype}")
+    buffer = io.BytesIO()
+    Image.fromarray(arr).save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def save_png(path: str | os.PathLike[str], array: np.ndarray) -> bytes:
+    """Atomically write ``array`` as a PNG (deterministic bytes); return the bytes written."""
+    data = encode_png(array)
+    atomic_write_bytes(path, data)
+    return data
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Atomically ``torch.save`` a dict of tensors and plain values (loadable with weights_only)."""
+    import torch
+
+    with atomic_write(path, "wb") as handle:
+        torch.save(state, handle)
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``torch.load(..., weights_only=True)``: no pickled code ever runs."""
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise BadCheckpointError(f"{p}: checkpoint not found")
+    try:
+        state = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
+        raise BadCheckpointError(f"{p}: not a loadable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise BadCheckpointError(f"{p}: expected a dict, found {type(state).__name__}")
+    return state

@@ -1,0 +1,1 @@
+"""bgaug.launch (being written)."""

@@ -1,0 +1,1 @@
+"""bgaug.saliency (being written)."""

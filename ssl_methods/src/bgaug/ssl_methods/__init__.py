@@ -1,0 +1,1 @@
+"""bgaug.ssl_methods (being written)."""
