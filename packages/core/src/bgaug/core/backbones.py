@@ -1,0 +1,123 @@
+"""ResNet backbones and the one checkpoint format every package exchanges.
+
+Backbones are torchvision ResNets with ``fc`` replaced by ``Identity`` (they return pooled features).
+``small_stem=True`` swaps the 7x7/2 stem and max-pool for a 3x3/1 convolution, the usual choice for
+32-96 px inputs (CIFAR-style); such a backbone no longer matches torchvision's ``conv1`` shape.
+
+A *backbone checkpoint* (``save_backbone`` / ``load_backbone``) is a dict loadable with
+``torch.load(..., weights_only=True)``::
+
+    {"format": "bgaug-backbone/1", "arch": "resnet50", "small_stem": False,
+     "state_dict": {...torchvision ResNet keys, no fc.*...},
+     "head": {"weight": (K, D), "bias": (K,)} or absent,
+     "preprocess": {"resize": 256, "crop": 224, "mean": [...], "std": [...]},
+     "meta": {...JSON-compatible facts: method, background augmentation, epochs...}}
+
+With the standard stem, ``torchvision.models.resnet50().load_state_dict(ckpt["state_dict"],
+strict=False)`` loads everything but ``fc`` and ``strict=True`` does after ``fc`` is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from bgaug.core.interfaces import Classifier, Preprocess
+from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
+
+FORMAT = "bgaug-backbone/1"
+FEATURE_DIMS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
+
+
+def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: bool = False) -> nn.Module:
+    """A randomly initialised torchvision ResNet whose ``fc`` is ``Identity``."""
+    import torchvision
+
+    if arch not in FEATURE_DIMS:
+        raise ValueError(f"arch must be one of {', '.join(FEATURE_DIMS)}, got {arch!r}")
+    model: nn.Module = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
+    if small_stem:
+        model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    model.fc = nn.Identity()
+    return model
+
+
+def backbone_state_dict(backbone: nn.Module) -> dict[str, torch.Tensor]:
+    """The backbone's tensors under torchvision's key names (no ``fc``; DDP/compile prefixes dropped)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in backbone.state_dict().items():
+        for prefix in ("module.", "_orig_mod."):
+            while key.startswith(prefix):
+                key = key[len(prefix) :]
+        if key.startswith("fc."):
+            continue
+        out[key] = value.detach().cpu().clone()
+    return out
+
+
+def save_backbone(
+    path: str | os.PathLike[str],
+    backbone: nn.Module,
+    *,
+    arch: str,
+    small_stem: bool,
+    head: nn.Linear | None = None,
+    preprocess: Preprocess | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a backbone checkpoint atomically (format in the module docstring)."""
+    pre = preprocess or Preprocess()
+    state: dict[str, Any] = {
+        "format": FORMAT,
+        "arch": arch,
+        "small_stem": small_stem,
+        "state_dict": backbone_state_dict(backbone),
+        "preprocess": {
+            "resize": pre.resize,
+            "crop": pre.crop,
+            "mean": list(pre.mean),
+            "std": list(pre.std),
+        },
+        "meta": dict(meta or {}),
+    }
+    if head is not None:
+        state["head"] = {
+            "weight": head.weight.detach().cpu().clone(),
+            "bias": head.bias.detach().cpu().clone()
+            if head.bias is not None
+            else torch.zeros(head.out_features),
+        }
+    save_checkpoint(state, path)
+
+
+def load_backbone(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the backbone of a checkpoint; return it (eval mode) and the whole checkpoint dict."""
+    state = load_checkpoint(path)
+    if state.get("format") != FORMAT:
+        raise BadCheckpointError(
+            f"{path}: not a bgaug backbone checkpoint (format {state.get('format')!r}, expected {FORMAT!r})"
+        )
+    backbone = build_resnet(str(state["arch"]), small_stem=bool(state["small_stem"]))
+    try:
+        backbone.load_state_dict(state["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise BadCheckpointError(f"{path}: weights do not fit {state['arch']}: {exc}") from None
+    return backbone.eval(), state
+
+
+def load_classifier(path: str | os.PathLike[str]) -> Classifier:
+    """A ``Classifier`` from a backbone checkpoint that carries a linear head."""
+    backbone, state = load_backbone(path)
+    if "head" not in state:
+        raise BadCheckpointError(f"{path}: checkpoint has no linear head; run linear evaluation first")
+    weight, bias = state["head"]["weight"], state["head"]["bias"]
+    head = nn.Linear(weight.shape[1], weight.shape[0])
+    head.load_state_dict({"weight": weight, "bias": bias})
+    p = state["preprocess"]
+    pre = Preprocess(resize=int(p["resize"]), crop=int(p["crop"]), mean=tuple(p["mean"]), std=tuple(p["std"]))
+    return Classifier(backbone, head, pre).eval()

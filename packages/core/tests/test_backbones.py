@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from bgaug.core.backbones import build_resnet, load_backbone, load_classifier, save_backbone
+from bgaug.core.interfaces import Preprocess
+from bgaug.core.io import BadCheckpointError, save_checkpoint
+
+
+def test_small_stem_keeps_resolution_and_features() -> None:
+    net = build_resnet("resnet18", small_stem=True).eval()
+    with torch.no_grad():
+        out = net(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 512)
+
+
+def test_export_loads_into_torchvision_strictly(tmp_path: Path) -> None:
+    net = build_resnet("resnet18")
+    path = tmp_path / "b.pt"
+    save_backbone(path, net, arch="resnet18", small_stem=False, meta={"method": "moco_v2"})
+    state = torch.load(path, weights_only=True)
+    ref = torchvision.models.resnet18(weights=None)
+    ref.fc = nn.Identity()
+    ref.load_state_dict(state["state_dict"], strict=True)
+    x = torch.rand(1, 3, 64, 64)
+    loaded, _ = load_backbone(path)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), net.eval()(x))
+
+
+def test_classifier_roundtrip_and_missing_head(tmp_path: Path) -> None:
+    net = build_resnet("resnet18", small_stem=True)
+    head = nn.Linear(512, 9)
+    path = tmp_path / "c.pt"
+    save_backbone(path, net, arch="resnet18", small_stem=True, head=head, preprocess=Preprocess(72, 64))
+    clf = load_classifier(path)
+    assert clf.preprocess.crop == 64
+    assert clf(torch.rand(2, 3, 64, 64)).shape == (2, 9)
+    save_backbone(tmp_path / "nohead.pt", net, arch="resnet18", small_stem=True)
+    with pytest.raises(BadCheckpointError, match="no linear head"):
+        load_classifier(tmp_path / "nohead.pt")
+    save_checkpoint({"format": "other"}, tmp_path / "x.pt")
+    with pytest.raises(BadCheckpointError, match="not a bgaug backbone"):
+        load_backbone(tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="arch"):
+        build_resnet("vgg16")
