@@ -12,8 +12,10 @@ from bgaug.core.interfaces import Preprocess
 from bgaug.core.io import BadCheckpointError, save_checkpoint
 
 
-def test_small_stem_keeps_resolution_and_features() -> None:
-    net = build_resnet("resnet18", small_stem=True).eval()
+@pytest.mark.parametrize("arch", ["resnet10", "resnet18"])
+def test_small_stem_keeps_resolution_and_features(arch: str) -> None:
+    net = build_resnet(arch, small_stem=True).eval()
+    assert net.conv1.kernel_size == (3, 3)
     with torch.no_grad():
         out = net(torch.rand(2, 3, 32, 32))
     assert out.shape == (2, 512)

@@ -30,7 +30,9 @@ from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
 
 FORMAT = "bgaug-backbone/1"
-FEATURE_DIMS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
+FEATURE_DIMS: dict[str, int] = {"resnet10": 512, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
+"""``resnet10`` (BasicBlock x [1, 1, 1, 1], torchvision's ``ResNet`` class) is the CPU demo's backbone:
+half of ResNet-18's depth, same feature width, same key names."""
 
 
 def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: bool = False) -> nn.Module:
