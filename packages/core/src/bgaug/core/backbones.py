@@ -41,7 +41,13 @@ def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: boo
 
     if arch not in FEATURE_DIMS:
         raise ValueError(f"arch must be one of {', '.join(FEATURE_DIMS)}, got {arch!r}")
-    model: nn.Module = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
+    model: nn.Module
+    if arch == "resnet10":
+        model = torchvision.models.resnet.ResNet(
+            torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], zero_init_residual=zero_init_residual
+        )
+    else:
+        model = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
     if small_stem:
         model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
