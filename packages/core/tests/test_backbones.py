@@ -7,18 +7,29 @@ import torch
 import torchvision
 from torch import nn
 
-from bgaug.core.backbones import build_resnet, load_backbone, load_classifier, save_backbone
+from bgaug.core.backbones import FEATURE_DIMS, build_resnet, load_backbone, load_classifier, save_backbone
 from bgaug.core.interfaces import Preprocess
 from bgaug.core.io import BadCheckpointError, save_checkpoint
 
 
-@pytest.mark.parametrize("arch", ["resnet10", "resnet18"])
+@pytest.mark.parametrize("arch", ["resnet10_w16", "resnet10", "resnet18"])
 def test_small_stem_keeps_resolution_and_features(arch: str) -> None:
     net = build_resnet(arch, small_stem=True).eval()
     assert net.conv1.kernel_size == (3, 3)
     with torch.no_grad():
         out = net(torch.rand(2, 3, 32, 32))
-    assert out.shape == (2, 512)
+    assert out.shape == (2, FEATURE_DIMS[arch])
+
+
+def test_slim_resnet_roundtrips(tmp_path: Path) -> None:
+    net = build_resnet("resnet10_w16", zero_init_residual=True)
+    assert net.layer4[0].bn2.weight.abs().sum() == 0
+    save_backbone(tmp_path / "s.pt", net, arch="resnet10_w16", small_stem=False)
+    loaded, state = load_backbone(tmp_path / "s.pt")
+    assert state["arch"] == "resnet10_w16"
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), net.eval()(x))
 
 
 def test_export_loads_into_torchvision_strictly(tmp_path: Path) -> None:

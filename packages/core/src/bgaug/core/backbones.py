@@ -30,9 +30,18 @@ from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
 
 FORMAT = "bgaug-backbone/1"
-FEATURE_DIMS: dict[str, int] = {"resnet10": 512, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
-"""``resnet10`` (BasicBlock x [1, 1, 1, 1], torchvision's ``ResNet`` class) is the CPU demo's backbone:
-half of ResNet-18's depth, same feature width, same key names."""
+FEATURE_DIMS: dict[str, int] = {
+    "resnet10_w16": 128,
+    "resnet10_w32": 256,
+    "resnet10": 512,
+    "resnet18": 512,
+    "resnet34": 512,
+    "resnet50": 2048,
+}
+"""``resnet10`` is torchvision's ``ResNet`` class with BasicBlock x [1, 1, 1, 1]; ``resnet10_wN`` the same
+with stage widths N, 2N, 4N, 8N instead of 64..512. They are the CPU demo's backbones (a ResNet-18 trains
+at tens of images per second on 2 cores) and keep torchvision's key names."""
+
 
 
 def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: bool = False) -> nn.Module:
@@ -42,16 +51,39 @@ def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: boo
     if arch not in FEATURE_DIMS:
         raise ValueError(f"arch must be one of {', '.join(FEATURE_DIMS)}, got {arch!r}")
     model: nn.Module
-    if arch == "resnet10":
-        model = torchvision.models.resnet.ResNet(
-            torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], zero_init_residual=zero_init_residual
-        )
+    if arch.startswith("resnet10"):
+        width = int(arch.partition("_w")[2] or 64)
+        model = _slim_resnet10(width, zero_init_residual)
     else:
         model = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
     if small_stem:
-        model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        model.conv1 = nn.Conv2d(3, model.bn1.num_features, kernel_size=3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
     model.fc = nn.Identity()
+    return model
+
+
+def _slim_resnet10(width: int, zero_init_residual: bool) -> nn.Module:
+    """torchvision's ResNet (BasicBlock x [1, 1, 1, 1]) with stage widths ``width`` .. ``8 * width``."""
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    model = ResNet(BasicBlock, [1, 1, 1, 1])
+    if width != 64:
+        # torchvision hard-codes 64..512; rebuild the stem and stages with its own _make_layer.
+        model.inplanes = width
+        model.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        model.bn1 = nn.BatchNorm2d(width)
+        model.layer1 = model._make_layer(BasicBlock, width, 1)
+        model.layer2 = model._make_layer(BasicBlock, 2 * width, 1, stride=2)
+        model.layer3 = model._make_layer(BasicBlock, 4 * width, 1, stride=2)
+        model.layer4 = model._make_layer(BasicBlock, 8 * width, 1, stride=2)
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+    if zero_init_residual:
+        for module in model.modules():
+            if isinstance(module, BasicBlock) and module.bn2.weight is not None:
+                nn.init.zeros_(module.bn2.weight)
     return model
 
 
