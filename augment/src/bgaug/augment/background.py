@@ -1,0 +1,57 @@
+"""Background compositing (BG_RM, BG_Random, BG_Swaps) on batched tensors: pure functions.
+
+BG_RM and BG_Random are one blend, ``m * x + (1 - m) * fill``, ``fill`` a per-image gray level or
+another image's tiled background. A BG_Swaps matched negative is the mirror blend
+``m_q * r + (1 - m_q) * q``: the query's background with another image ``r`` where the query's
+foreground was.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bgaug.augment.crops import uniform
+
+
+def replace_background(x: Tensor, masks: Tensor, fill: Tensor) -> Tensor:
+    """``masks * x + (1 - masks) * fill``; ``fill`` (n, 3, H, W) or a gray level (n,)."""
+    if fill.ndim == 1:
+        fill = fill.view(-1, 1, 1, 1).to(x.dtype)
+    return masks * x + (1 - masks) * fill
+
+
+def matched_negative(query: Tensor, query_masks: Tensor, other: Tensor) -> Tensor:
+    """BG_Swaps' matched negative ``m_q * r + (1 - m_q) * q``: the query's background, r's content."""
+    return query_masks * other + (1 - query_masks) * query
+
+
+def pick_other_rows(eligible: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """For each row i, a uniformly drawn column j with ``eligible[i, j]`` (never i itself).
+
+    Returns (choice (B,) long, found (B,) bool); ``found`` is False where no column is eligible
+    (choice is then i). One uniform draw per row whatever ``eligible`` holds (reproducibility).
+    """
+    B = eligible.shape[0]
+    eye = torch.eye(B, dtype=torch.bool, device=eligible.device)
+    allowed = eligible & ~eye
+    counts = allowed.sum(dim=1)
+    u = uniform((B,), 0.0, 1.0, generator).to(eligible.device)
+    k = torch.minimum((u * counts).long(), (counts - 1).clamp_min(0))
+    rank = allowed.long().cumsum(dim=1) - 1  # rank of each eligible column within its row
+    hit = allowed & (rank == k[:, None])
+    choice = hit.to(torch.uint8).argmax(dim=1)
+    found = counts > 0
+    rows = torch.arange(B, device=eligible.device)
+    return torch.where(found, choice, rows), found
+
+
+def foreground_fraction(masks: Tensor) -> Tensor:
+    """(B,) fraction of each mask's pixels that are foreground."""
+    return masks.flatten(1).mean(dim=1)
+
+
+def usable_rows(masks: Tensor, min_foreground: float) -> tuple[Tensor, Tensor]:
+    """(too little foreground, no background) per row: neither kind of row is augmented."""
+    frac = foreground_fraction(masks)
+    return (frac <= 0) | (frac < min_foreground), frac >= 1

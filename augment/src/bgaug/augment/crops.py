@@ -1,0 +1,154 @@
+"""Per-sample RandomResizedCrop on batched tensors, with the paper's FG_min constraint.
+
+Crop parameters follow torchvision's ``RandomResizedCrop.get_params`` (10 attempts at an area in
+``scale`` and a log-uniform aspect ratio, else a centred crop with the ratio clamped), drawn for the
+whole batch at once. torchvision and kornia draw crop parameters from the global RNG and (kornia)
+cannot constrain them by a mask, so they are written here; the resampling itself is one
+``F.grid_sample`` call with per-sample affine grids, so image, mask and background channels
+concatenated together share exactly the same geometry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+RRC_ATTEMPTS = 10
+"""torchvision's attempts at a valid (area, ratio) pair before falling back to a centred crop."""
+
+
+def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator) -> Tensor:
+    """U[low, high) on the generator's device (the device of every draw in this package)."""
+    u = torch.rand(shape, generator=generator, device=generator.device)
+    return low + (high - low) * u
+
+
+def _rrc_candidates(
+    n: int,
+    tries: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    generator: torch.Generator,
+) -> Tensor:
+    """(n, tries, 4) crops (top, left, h, w) as torchvision's get_params would draw them."""
+    area = float(height * width)
+    shape = (n, tries, RRC_ATTEMPTS)
+    target = area * uniform(shape, scale[0], scale[1], generator)
+    aspect = torch.exp(uniform(shape, math.log(ratio[0]), math.log(ratio[1]), generator))
+    w = torch.round(torch.sqrt(target * aspect))
+    h = torch.round(torch.sqrt(target / aspect))
+    valid = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = valid.to(torch.int8).argmax(dim=-1, keepdim=True)
+    w = w.gather(-1, first).squeeze(-1)
+    h = h.gather(-1, first).squeeze(-1)
+    found = valid.any(dim=-1)
+    # torchvision's fallback: the whole image, its aspect ratio clamped into ``ratio``.
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        fw, fh = width, round(width / ratio[0])
+    elif in_ratio > ratio[1]:
+        fw, fh = round(height * ratio[1]), height
+    else:
+        fw, fh = width, height
+    w = torch.where(found, w, torch.full_like(w, fw))
+    h = torch.where(found, h, torch.full_like(h, fh))
+    pos = torch.rand((n, tries, 2), generator=generator, device=generator.device)
+    top = torch.floor(pos[..., 0] * (height - h + 1))
+    left = torch.floor(pos[..., 1] * (width - w + 1))
+    top = torch.where(found, top, torch.full_like(top, (height - fh) // 2))
+    left = torch.where(found, left, torch.full_like(left, (width - fw) // 2))
+    return torch.stack([top, left, h, w], dim=-1)
+
+
+def foreground_in_crops(masks: Tensor, crops: Tensor) -> Tensor:
+    """Fraction of each mask's foreground area inside each crop: masks (B,1,H,W), crops (B,T,4).
+
+    Uses a summed-area table so every candidate costs four lookups; an empty mask gives 1.0 (no
+    foreground to lose).
+    """
+    B = masks.shape[0]
+    m = (masks[:, 0] > 0.5).to(torch.float64)
+    sat = F.pad(m.cumsum(1).cumsum(2), (1, 0, 1, 0))  # (B, H+1, W+1)
+    W1 = sat.shape[2]
+    flat = sat.reshape(B, -1)
+    c = crops.to(device=masks.device, dtype=torch.long)
+    top, left, h, w = c.unbind(-1)
+
+    def at(y: Tensor, x: Tensor) -> Tensor:
+        return flat.gather(1, y * W1 + x)
+
+    inside = at(top + h, left + w) - at(top, left + w) - at(top + h, left) + at(top, left)
+    total = flat[:, -1:]
+    frac = torch.where(total > 0, inside / total.clamp_min(1), torch.ones_like(inside))
+    return frac.to(torch.float32)
+
+
+def center_crop(height: int, width: int, size: int) -> tuple[int, int, int, int]:
+    """torchvision's CenterCrop(size) on an H x W image; the whole shorter side if it is smaller."""
+    side = min(size, height, width)
+    return (height - side) // 2, (width - side) // 2, side, side
+
+
+def sample_crops(
+    n: int,
+    height: int,
+    width: int,
+    *,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    generator: torch.Generator,
+    masks: Tensor | None = None,
+    fg_min: float = 0.0,
+    tries: int = 10,
+    fallback_size: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Per-sample crops (n, 4) = (top, left, h, w) on the generator's device, and (n,) bool fallback.
+
+    Without ``masks`` (or with ``fg_min == 0``) this is RandomResizedCrop. With them, up to ``tries``
+    crops are drawn per sample and the first holding at least ``fg_min`` of the foreground area is
+    kept; when none does, CenterCrop(``fallback_size``) is used (paper appendix A / C.6).
+    """
+    constrained = masks is not None and fg_min > 0
+    candidates = _rrc_candidates(n, tries if constrained else 1, height, width, scale, ratio, generator)
+    if not constrained or masks is None:
+        return candidates[:, 0], torch.zeros(n, dtype=torch.bool, device=candidates.device)
+    frac = foreground_in_crops(masks, candidates).to(candidates.device)
+    ok = frac >= fg_min
+    first = ok.to(torch.int8).argmax(dim=1)
+    chosen = candidates[torch.arange(n, device=candidates.device), first]
+    fallback = ~ok.any(dim=1)
+    cc = torch.tensor(
+        center_crop(height, width, fallback_size or min(height, width)),
+        dtype=chosen.dtype,
+        device=chosen.device,
+    )
+    chosen = torch.where(fallback[:, None], cc.expand_as(chosen), chosen)
+    return chosen, fallback
+
+
+def crop_thetas(crops: Tensor, height: int, width: int, flip: Tensor | None = None) -> Tensor:
+    """(n, 2, 3) affine matrices mapping output coordinates to input ones for ``F.affine_grid``."""
+    top, left, h, w = crops.to(torch.float32).unbind(-1)
+    sx = w / width
+    sy = h / height
+    if flip is not None:
+        sx = torch.where(flip, -sx, sx)
+    cx = (left + w / 2) / width * 2 - 1
+    cy = (top + h / 2) / height * 2 - 1
+    zero = torch.zeros_like(sx)
+    return torch.stack([torch.stack([sx, zero, cx], -1), torch.stack([zero, sy, cy], -1)], -2)
+
+
+def warp(x: Tensor, thetas: Tensor, size: int, mode: str = "bilinear") -> Tensor:
+    """Resample ``x`` (n, C, H, W) to (n, C, size, size) through per-sample affine ``thetas``."""
+    if x.shape[0] == 0:
+        return x.new_zeros((0, x.shape[1], size, size))
+    grid = F.affine_grid(
+        thetas.to(device=x.device, dtype=x.dtype), [x.shape[0], x.shape[1], size, size], align_corners=False
+    )
+    return F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)

@@ -1,0 +1,390 @@
+"""``ViewPipeline``: masked images in, a method's ``ViewBatch`` out, all on batched tensors.
+
+Per global view: mask distortion (appendix B, when configured) -> FG_min-constrained
+RandomResizedCrop + flip moving image and mask together (one ``grid_sample``) -> photometric
+augmentation of the image and of the tiled backgrounds it will receive, with the same parameters ->
+background augmentation (after the other augmentations, the paper's default; with ``order="before"``
+it is composited on the load-size image first) -> normalisation. Local views (multi-crop) get crop,
+flip and colour only. Every random number comes from the generator passed in, drawn in a fixed
+order and count, so the same seed gives the same views on any batch content.
+
+Background sources: BG_Random and BG_Swaps give a view the (augmented) tiled background of another
+row of the batch that has one. With no such row (a batch of one, or no other row with a background)
+the view falls back to its own tiled background, counted in ``stats["bg_own_background"]``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from bgaug.augment.background import (
+    matched_negative,
+    pick_other_rows,
+    replace_background,
+    usable_rows,
+)
+from bgaug.augment.config import BackgroundConfig, ViewSpec
+from bgaug.augment.crops import crop_thetas, sample_crops, uniform, warp
+from bgaug.augment.masks import distort_masks
+from bgaug.augment.photometric import PhotometricParams, apply_photometric, sample_photometric
+from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """One global view's background decisions (drawn for every row, used or not)."""
+
+    u: Tensor  # (B,) uniform: augment when u < p_pos
+    gray: Tensor  # (B,) BG_RM gray level
+    donor: Tensor  # (B,) row whose tiled background BG_Random uses
+    donor_found: Tensor  # (B,) False when no other row has a background
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which rows of one view get which background."""
+
+    bg_rows: Tensor  # rows filled with a tiled background ...
+    bg_sources: Tensor  # ... taken from these rows
+    gray_rows: Tensor  # rows filled with a gray level ...
+    gray_levels: Tensor  # ... of these values
+
+
+def _as_float(x: Tensor) -> Tensor:
+    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+
+
+def normalize(x: Tensor) -> Tensor:
+    """ImageNet mean/std normalisation, the last step of every view."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _cat_params(a: PhotometricParams, b: PhotometricParams) -> PhotometricParams:
+    fields = PhotometricParams.__dataclass_fields__
+    return PhotometricParams(*(torch.cat([getattr(a, f), getattr(b, f)]) for f in fields))
+
+
+class ViewPipeline:
+    """A method's view recipe plus a background augmentation; see the module docstring.
+
+    ``views``: global views first, then local ones. ``rotations``: RotNet — ``views[0]`` is rotated by
+    k x 90 degrees, k returned in ``ViewBatch.rotations``. ``timings`` accumulates seconds per stage
+    when ``profile`` is True (the bench reads it; CUDA is synchronised around each stage then).
+    """
+
+    def __init__(
+        self,
+        method: str,
+        views: Sequence[ViewSpec],
+        background: BackgroundConfig,
+        *,
+        rotations: bool = False,
+        keep_labels: bool = False,
+    ):
+        if not views:
+            raise ValueError("views must hold at least one ViewSpec")
+        n_global = 0
+        while n_global < len(views) and views[n_global].is_global:
+            n_global += 1
+        if n_global == 0 or any(v.is_global for v in views[n_global:]):
+            raise ValueError("views must list the global views first, then the local ones")
+        if background.kind == "bg_swaps" and n_global < 2:
+            raise ValueError(f"bg_swaps needs a query and a key view; {method} has {n_global} global view(s)")
+        self.method = method
+        self.views = tuple(views)
+        self.n_global = n_global
+        self.background = background
+        self.rotations = rotations
+        self.keep_labels = keep_labels
+        self.epoch = 0
+        self.profile = False
+        self.timings: defaultdict[str, float] = defaultdict(float)
+        self.last_masks: tuple[Tensor, ...] = ()
+        """The global views' masks of the last call (for previews and tests)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch for the p_pos / p_neg warm-up."""
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
+        self.epoch = epoch
+
+    def probabilities(self) -> tuple[float, float]:
+        """(p_pos, p_neg) in effect at the current epoch."""
+        return self.background.probabilities(self.epoch)
+
+    @contextmanager
+    def _stage(self, name: str, device: torch.device) -> Iterator[None]:
+        if not self.profile:
+            yield
+            return
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        yield
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        self.timings[name] += time.perf_counter() - start
+
+    # -- background decisions -------------------------------------------------------------------
+    def _draw(self, B: int, has_bg: Tensor, generator: torch.Generator) -> _Draws:
+        dev = has_bg.device
+        u = uniform((B,), 0.0, 1.0, generator).to(dev)
+        gray = uniform((B,), 0.0, 1.0, generator).to(dev)
+        donor, found = pick_other_rows(has_bg[None, :].expand(B, B), generator)
+        return _Draws(u=u, gray=gray, donor=donor, donor_found=found)
+
+    def _plan(self, d: _Draws, masks: Tensor, has_bg: Tensor, p: float, stats: Counter[str]) -> _Plan:
+        """Decide, for one view, which rows get a background and from where; count the skips."""
+        cfg = self.background
+        drawn = d.u < p
+        no_fg, no_bg = usable_rows(masks, cfg.min_foreground)
+        stats["bg_drawn"] += int(drawn.sum())
+        stats["bg_skipped_no_foreground"] += int((drawn & no_fg).sum())
+        stats["bg_skipped_all_foreground"] += int((drawn & ~no_fg & no_bg).sum())
+        rows = drawn & ~no_fg & ~no_bg
+        if cfg.kind == "bg_rm":
+            gray = rows
+            tiled = torch.zeros_like(rows)
+        else:
+            own = rows & ~d.donor_found & has_bg
+            tiled = rows & (d.donor_found | has_bg)
+            lacking = rows & ~tiled
+            gray = lacking if cfg.missing_background == "gray" else torch.zeros_like(rows)
+            stats["bg_own_background"] += int(own.sum())
+            stats["bg_gray_fill"] += int(gray.sum())
+            stats["bg_skipped_no_source"] += int((lacking & ~gray).sum())
+        stats["bg_applied"] += int((tiled | gray).sum())
+        bg_rows = torch.nonzero(tiled).squeeze(1)
+        gray_rows = torch.nonzero(gray).squeeze(1)
+        return _Plan(
+            bg_rows=bg_rows,
+            bg_sources=torch.where(d.donor_found, d.donor, torch.arange(len(rows), device=rows.device))[
+                bg_rows
+            ],
+            gray_rows=gray_rows,
+            gray_levels=d.gray[gray_rows],
+        )
+
+    @staticmethod
+    def _apply_plan(x: Tensor, masks: Tensor, plan: _Plan, fills: Tensor | None) -> Tensor:
+        """Composite: ``fills`` holds the tiled backgrounds for ``plan.bg_rows`` in order."""
+        out = x.clone()
+        if plan.gray_rows.numel():
+            r = plan.gray_rows
+            out[r] = replace_background(x[r], masks[r], plan.gray_levels)
+        if plan.bg_rows.numel() and fills is not None:
+            r = plan.bg_rows
+            out[r] = replace_background(x[r], masks[r], fills)
+        return out
+
+    # -- the call -------------------------------------------------------------------------------
+    def __call__(self, batch: MaskedImages, generator: torch.Generator) -> ViewBatch:
+        images = _as_float(batch.images)
+        dev = images.device
+        with self._stage("total", dev):
+            return self._run(batch, images, generator)
+
+    def _run(self, batch: MaskedImages, images: Tensor, generator: torch.Generator) -> ViewBatch:
+        cfg = self.background
+        kind = cfg.kind
+        dev = images.device
+        B, _, H, W = images.shape
+        masks = (_as_float(batch.masks) > 0.5).to(images.dtype)
+        backgrounds = None if batch.backgrounds is None else _as_float(batch.backgrounds)
+        uses_tiles = kind in ("bg_random", "bg_swaps")
+        if uses_tiles and backgrounds is None and cfg.missing_background == "error":
+            raise ValueError(
+                f"{kind} needs tiled backgrounds but the batch has none (MaskedImages.backgrounds is None);"
+                " build the mask bank with backgrounds, or pass missing_background='gray' to fill with"
+                " a uniform gray (BG_RM-style) instead"
+            )
+        if backgrounds is None:
+            has_bg = torch.zeros(B, dtype=torch.bool, device=dev)
+        elif batch.has_background is None:
+            has_bg = torch.ones(B, dtype=torch.bool, device=dev)
+        else:
+            has_bg = batch.has_background.to(dev).bool()
+        p_pos, p_neg = self.probabilities() if kind != "none" else (0.0, 0.0)
+        stats: Counter[str] = Counter()
+
+        # Fixed-count draws, in a fixed order: background decisions, then matched negatives.
+        draws = [self._draw(B, has_bg, generator) for _ in range(self.n_global)]
+        swaps = kind == "bg_swaps"
+        anchor = 0 if cfg.negative_match == "query" else 1
+        neg_u = uniform((B,), 0.0, 1.0, generator).to(dev)
+        if cfg.coupled and swaps:
+            neg_u = draws[1].u
+        neg_on = neg_u < p_neg if swaps else torch.zeros(B, dtype=torch.bool, device=dev)
+        everyone = torch.ones(B, B, dtype=torch.bool, device=dev)
+        partners = [pick_other_rows(everyone, generator) for _ in range(cfg.n_matched)]
+
+        finals: list[Tensor] = []
+        view_masks: list[Tensor] = []
+        view_params: list[tuple[Tensor, PhotometricParams]] = []
+        sources: list[Tensor] = []
+        fallback_fills: list[Tensor | None] = []
+        for v, spec in enumerate(self.views):
+            is_bg_view = spec.is_global and v < self.n_global and kind != "none"
+            with self._stage("masks", dev):
+                m = distort_masks(masks, cfg.distortion, generator) if is_bg_view else masks
+            src = images
+            if is_bg_view and cfg.order == "before":
+                with self._stage("compositing", dev):
+                    early = self._plan(draws[v], m, has_bg, p_pos, stats)
+                    fills = None if backgrounds is None else backgrounds[early.bg_sources]
+                    src = self._apply_plan(images, m, early, fills)
+            sources.append(src)
+            with self._stage("geometry", dev):
+                use_fg = spec.is_global and cfg.fg_min > 0
+                crops, fell_back = sample_crops(
+                    B, H, W, scale=spec.scale, ratio=spec.ratio, generator=generator,
+                    masks=m if use_fg else None, fg_min=cfg.fg_min, tries=cfg.fg_min_tries,
+                    fallback_size=spec.size,
+                )  # fmt: skip
+                stats["fg_min_center_crop"] += int(fell_back.sum())
+                flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
+                thetas = crop_thetas(crops.to(dev), H, W, flip)
+                if spec.is_global:
+                    warped = warp(torch.cat([src, m], dim=1), thetas, spec.size)
+                    x, vm = warped[:, :3], (warped[:, 3:] > 0.5).to(images.dtype)
+                else:
+                    x, vm = warp(src, thetas, spec.size), None
+            params = sample_photometric(spec, B, generator)
+            plan: _Plan | None = None
+            fill_rows = torch.zeros(0, dtype=torch.long, device=dev)
+            if is_bg_view and cfg.order == "after" and vm is not None:
+                plan = self._plan(draws[v], vm, has_bg, p_pos, stats)
+                fill_rows = plan.bg_sources
+            own_rows = torch.zeros(0, dtype=torch.long, device=dev)
+            if swaps and v == anchor and B == 1 and backgrounds is not None and bool(has_bg[0]):
+                own_rows = torch.zeros(1, dtype=torch.long, device=dev)  # matched-negative fallback
+            extra = torch.cat([fill_rows, own_rows])
+            with self._stage("geometry", dev):
+                tiles = (
+                    warp(backgrounds[extra], thetas[extra], spec.size)
+                    if backgrounds is not None and extra.numel()
+                    else x.new_zeros((0, 3, spec.size, spec.size))
+                )
+            with self._stage("photometric", dev):
+                out = apply_photometric(
+                    torch.cat([x, tiles]),
+                    _cat_params(params, params.select(extra.to(params.jitter.device))),
+                    spec,
+                )
+                x, tiles = out[:B], out[B:]
+            if plan is not None and vm is not None:
+                with self._stage("compositing", dev):
+                    x = self._apply_plan(x, vm, plan, tiles[: fill_rows.numel()])
+            finals.append(x)
+            view_masks.append(vm if vm is not None else masks.new_zeros(0))
+            view_params.append((thetas, params))
+            fallback_fills.append(tiles[fill_rows.numel() :] if own_rows.numel() else None)
+
+        negatives = negative_rows = None
+        if swaps:
+            with self._stage("compositing", dev):
+                negatives, negative_rows = self._matched_negatives(
+                    finals, view_masks, sources, view_params, masks, images, backgrounds,
+                    neg_on, partners, anchor, fallback_fills[anchor], stats,
+                )  # fmt: skip
+        self.last_masks = tuple(view_masks[: self.n_global])
+        rotations = None
+        if self.rotations:
+            k = torch.floor(uniform((B,), 0.0, 4.0, generator)).long().clamp_(max=3).to(dev)
+            rotated = finals[0].clone()
+            for quarter in (1, 2, 3):
+                rows = torch.nonzero(k == quarter).squeeze(1)
+                if rows.numel():
+                    rotated[rows] = torch.rot90(finals[0][rows], quarter, dims=(2, 3))
+            finals[0] = rotated
+            rotations = k
+        with self._stage("normalize", dev):
+            views = tuple(normalize(x) for x in finals)
+            if negatives is not None:
+                negatives = normalize(negatives)
+        return ViewBatch(
+            views=views,
+            n_global=self.n_global,
+            matched_negatives=negatives,
+            matched_rows=negative_rows,
+            labels=batch.labels if self.keep_labels else None,
+            rotations=rotations,
+            stats=dict(stats),
+        )
+
+    def _matched_negatives(
+        self,
+        finals: list[Tensor],
+        view_masks: list[Tensor],
+        sources: list[Tensor],
+        view_params: list[tuple[Tensor, PhotometricParams]],
+        masks: Tensor,
+        images: Tensor,
+        backgrounds: Tensor | None,
+        neg_on: Tensor,
+        partners: list[tuple[Tensor, Tensor]],
+        anchor: int,
+        own_fill: Tensor | None,
+        stats: Counter[str],
+    ) -> tuple[Tensor, Tensor]:
+        """BG_Swaps' matched negatives ``m * r + (1 - m) * x`` for the rows drawn with p_neg.
+
+        ``x`` is the anchor view (query or key) and ``m`` its mask; ``r`` is another row's positive-key
+        view (after its own augmentation). In a batch of one there is no other image: ``r`` is the
+        row's own tiled background, so the negative shows the query's background with no object.
+        """
+        cfg = self.background
+        spec = self.views[anchor]
+        dev = neg_on.device
+        B = neg_on.shape[0]
+        # "before": the negative is composited at load size, then moved with the anchor's geometry.
+        m = view_masks[anchor] if cfg.order == "after" else masks
+        no_fg, no_bg = usable_rows(m, cfg.min_foreground)
+        stats["matched_skipped_no_foreground"] += int((neg_on & no_fg).sum())
+        stats["matched_skipped_all_foreground"] += int((neg_on & ~no_fg & no_bg).sum())
+        rows_ok = neg_on & ~no_fg & ~no_bg
+        others = [choice for choice, _ in partners]  # with B > 1 every row has another row
+        if B == 1 and bool(rows_ok[0]):
+            if own_fill is None and cfg.missing_background == "error":
+                stats["matched_skipped_no_source"] += 1
+                rows_ok = torch.zeros_like(rows_ok)
+            else:
+                stats["matched_own_background"] += cfg.n_matched
+        rows = torch.nonzero(rows_ok).squeeze(1)
+        h = w = spec.size
+        if rows.numel() == 0:
+            return finals[0].new_zeros((0, 3, h, w)), torch.zeros(0, dtype=torch.long, device=dev)
+        negs: list[Tensor] = []
+        for choice in others:
+            j = choice[rows]
+            if cfg.order == "after":
+                if B > 1:
+                    r = finals[1][j]
+                elif own_fill is not None:
+                    r = own_fill
+                else:
+                    r = finals[0].new_ones((1, 3, h, w)) * 0.5
+                negs.append(matched_negative(finals[anchor][rows], m[rows], r))
+            else:
+                if B > 1:
+                    r_src = images[j]
+                elif backgrounds is not None and own_fill is not None:
+                    r_src = backgrounds[rows]
+                else:
+                    r_src = images.new_ones((1, 3, *images.shape[2:])) * 0.5
+                src = matched_negative(sources[anchor][rows], m[rows], r_src)
+                thetas, params = view_params[anchor]
+                x = warp(src, thetas[rows], spec.size)
+                negs.append(apply_photometric(x, params.select(rows.to(params.jitter.device)), spec))
+        stacked = torch.stack(negs, dim=1)  # (R, n_matched, 3, h, w): each row's negatives together
+        stats["matched_negatives"] += int(stacked.shape[0] * stacked.shape[1])
+        return stacked.flatten(0, 1), rows.repeat_interleave(len(others))

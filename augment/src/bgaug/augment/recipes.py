@@ -1,0 +1,72 @@
+"""Each method's views (paper appendix A) and the paper's background-augmentation defaults.
+
+MoCo-v2: RandomResizedCrop(0.2, 1), ColorJitter(0.4, 0.4, 0.4, 0.1) p=0.8, grayscale p=0.2, blur
+sigma in [0.1, 2] p=0.5, flip. SimCLR: the same with jitter strength 0.8 (0.8, 0.8, 0.8, 0.2).
+BYOL: RandomResizedCrop(0.08, 1), ColorJitter(0.4, 0.4, 0.2, 0.1) p=0.8, grayscale p=0.2, blur
+p=1.0 / 0.1 and solarize p=0 / 0.2 on its two views. SwAV: 2 global crops at (0.14, 1) and 6 local
+crops at (0.05, 0.14), jitter strength 0.8, grayscale 0.2, blur p=0.5. RotNet: one crop + flip,
+rotated by k x 90 degrees. Supervised: RandomResizedCrop(0.08, 1) + flip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bgaug.augment.config import ViewSpec
+
+METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
+METHODS_WITH_NEGATIVES = ("moco_v2", "simclr")
+
+MOCO_JITTER = (0.4, 0.4, 0.4, 0.1)
+SIMCLR_JITTER = (0.8, 0.8, 0.8, 0.2)
+BYOL_JITTER = (0.4, 0.4, 0.2, 0.1)
+
+# (p_pos, fg_min, warmup_epochs) per (method, bg_aug); p_neg = p_pos for bg_swaps (paper, DESIGN.md).
+PAPER_DEFAULTS: dict[tuple[str, str], tuple[float, float, int]] = {
+    ("moco_v2", "bg_rm"): (0.2, 0.1, 0),
+    ("moco_v2", "bg_random"): (0.2, 0.1, 0),
+    ("moco_v2", "bg_swaps"): (0.2, 0.1, 0),
+    ("simclr", "bg_rm"): (0.2, 0.1, 0),
+    ("simclr", "bg_random"): (0.2, 0.1, 0),
+    ("simclr", "bg_swaps"): (0.2, 0.1, 0),
+    ("byol", "bg_rm"): (0.15, 0.05, 0),
+    ("byol", "bg_random"): (0.05, 0.05, 0),
+    ("swav", "bg_rm"): (0.25, 0.15, 10),
+    ("swav", "bg_random"): (0.2, 0.15, 10),
+}
+GENERIC_DEFAULT = (0.2, 0.1, 0)
+"""For pairs the paper does not tune (RotNet, supervised): MoCo-v2's values."""
+
+
+def default_local_size(image_size: int) -> int:
+    """SwAV's 96 px local crops at 224 px, scaled to other global sizes."""
+    return max(8, round(image_size * 96 / 224))
+
+
+def method_views(
+    method: str,
+    image_size: int,
+    *,
+    local_size: int | None = None,
+    n_local: int = 6,
+    scale: tuple[float, float] | None = None,
+    local_scale: tuple[float, float] = (0.05, 0.14),
+) -> list[ViewSpec]:
+    """The ``ViewSpec``s of ``method``; ``scale`` overrides the global views' crop scale."""
+    if method in ("moco_v2", "simclr"):
+        jitter = MOCO_JITTER if method == "moco_v2" else SIMCLR_JITTER
+        view = ViewSpec(size=image_size, scale=scale or (0.2, 1.0), jitter=jitter)
+        return [view, view]
+    if method == "byol":
+        base = ViewSpec(size=image_size, scale=scale or (0.08, 1.0), jitter=BYOL_JITTER)
+        return [replace(base, blur_p=1.0, solarize_p=0.0), replace(base, blur_p=0.1, solarize_p=0.2)]
+    if method == "swav":
+        glob = ViewSpec(size=image_size, scale=scale or (0.14, 1.0), jitter=SIMCLR_JITTER)
+        local = replace(
+            glob, size=local_size or default_local_size(image_size), scale=local_scale, is_global=False
+        )
+        return [glob, glob] + [local] * n_local
+    if method in ("rotnet", "supervised"):
+        default = (0.2, 1.0) if method == "rotnet" else (0.08, 1.0)
+        return [ViewSpec(size=image_size, scale=scale or default, jitter_p=0.0, gray_p=0.0, blur_p=0.0)]
+    raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
