@@ -43,7 +43,6 @@ with stage widths N, 2N, 4N, 8N instead of 64..512. They are the CPU demo's back
 at tens of images per second on 2 cores) and keep torchvision's key names."""
 
 
-
 def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: bool = False) -> nn.Module:
     """A randomly initialised torchvision ResNet whose ``fc`` is ``Identity``."""
     import torchvision
@@ -57,13 +56,14 @@ def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: boo
     else:
         model = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
     if small_stem:
-        model.conv1 = nn.Conv2d(3, model.bn1.num_features, kernel_size=3, stride=1, padding=1, bias=False)
+        stem_width = model.get_submodule("bn1").num_features
+        model.conv1 = nn.Conv2d(3, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
     model.fc = nn.Identity()
     return model
 
 
-def _slim_resnet10(width: int, zero_init_residual: bool) -> nn.Module:
+def _slim_resnet10(width: int, zero_init_residual: bool) -> Any:
     """torchvision's ResNet (BasicBlock x [1, 1, 1, 1]) with stage widths ``width`` .. ``8 * width``."""
     from torchvision.models.resnet import BasicBlock, ResNet
 
