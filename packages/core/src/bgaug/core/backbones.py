@@ -56,7 +56,9 @@ def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: boo
     else:
         model = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
     if small_stem:
-        stem_width = model.get_submodule("bn1").num_features
+        stem = model.get_submodule("bn1")
+        assert isinstance(stem, nn.BatchNorm2d)
+        stem_width = stem.num_features
         model.conv1 = nn.Conv2d(3, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
     model.fc = nn.Identity()
