@@ -1,0 +1,56 @@
+"""Connecting to Ray with safe defaults.
+
+Nothing here runs at import. ``connect`` starts a *local* Ray instance bound to loopback (node IP and
+dashboard on 127.0.0.1) unless the caller names an address (``auto`` or ``HOST:PORT`` of a cluster
+started with ``ray start``). The dashboard stays on because Ray only releases an early-stopped Tune
+trial's Train placement group when it runs (ray-project/ray#54305); bound to 127.0.0.1 it is reachable
+from this machine only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+TRIAL_RESOURCE = "bgaug_trial_slot"
+"""A custom resource each sweep trial driver holds, so that drivers cannot take every CPU and starve
+the Train workers they are waiting for."""
+
+
+def connect(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    trial_slots: int | None = None,
+    dashboard_host: str = LOOPBACK,
+    include_dashboard: bool = True,
+) -> dict[str, Any]:
+    """Initialise Ray once for this process and return the cluster's resources.
+
+    ``address=None`` starts a local instance on loopback with ``num_cpus`` / ``num_gpus`` (default:
+    what the machine has) and ``trial_slots`` units of ``TRIAL_RESOURCE`` (default: the CPU count).
+    Any other address joins an existing cluster, whose resources were fixed by ``ray start``.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if address is None:
+            cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
+            slots = trial_slots if trial_slots is not None else cpus
+            ray.init(
+                num_cpus=cpus,
+                num_gpus=num_gpus,
+                resources={TRIAL_RESOURCE: float(slots)},
+                include_dashboard=include_dashboard,
+                dashboard_host=dashboard_host,
+                _node_ip_address=LOOPBACK,
+                log_to_driver=True,
+                configure_logging=False,
+            )
+        else:
+            ray.init(address=address)
+    resources: dict[str, Any] = dict(ray.cluster_resources())
+    return resources

@@ -1,0 +1,151 @@
+"""The pretraining configuration: one JSON-serialisable dataclass shared by ``bgaug pretrain``,
+``bgaug sweep`` (which writes the best one as a file) and the Ray workers (which receive it as a dict).
+
+``batch_size`` is the *global* batch, split evenly over the workers; the learning rate is
+``base_lr * batch_size / 256`` (the linear scaling rule of MoCo / BYOL / SwAV), so a config keeps its
+meaning whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bgaug.core.backbones import FEATURE_DIMS
+from bgaug.core.config import (
+    check_choice,
+    check_positive,
+    check_probability,
+    config_from_dict,
+    config_to_dict,
+)
+from bgaug.core.io import atomic_write_json
+
+METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
+BG_AUGS = ("none", "bg_rm", "bg_random", "bg_swaps")
+SYNC_BN = ("none", "global", "group")
+CONFIG_FORMAT = "bgaug-pretrain/1"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that decides a pretraining run (not where it runs: workers and addresses are not here).
+
+    ``base_lr``: learning rate at batch 256; ``None`` takes the method's paper default from
+    ``bgaug.ssl_methods``. ``p_pos``: probability of replacing a global view's background (BG_RM,
+    BG_Random, BG_Swaps); ``p_neg``: probability of a background-matched negative (BG_Swaps only);
+    ``None`` takes the paper's value for the method (``bgaug.augment``).
+    ``sync_bn``: ``none``, ``global`` (all workers) or ``group`` (groups of ``sync_bn_group_size``
+    consecutive ranks, as the paper's BYOL synchronised statistics within 8-GPU groups).
+    ``method_options`` / ``augment_options`` / ``train_options``: extra fields for ``build_method`` /
+    ``build_pipeline`` / ``ssl_methods.training.TrainConfig`` (optimizer, warm-up, amp...).
+    ``knn_train`` / ``knn_val``: labelled image folders for the per-epoch kNN monitor (``None``: none).
+    """
+
+    method: str
+    bg_aug: str
+    data: str
+    masks: str | None = None
+    epochs: int = 200
+    batch_size: int = 256
+    arch: str = "resnet50"
+    small_stem: bool = False
+    image_size: int = 224
+    base_lr: float | None = None
+    p_pos: float | None = None
+    p_neg: float | None = None
+    seed: int = 0
+    sync_bn: str = "none"
+    sync_bn_group_size: int = 8
+    checkpoint_every: int = 1
+    loader_workers: int = 4
+    knn_train: str | None = None
+    knn_val: str | None = None
+    knn_k: int = 200
+    method_options: dict[str, Any] = field(default_factory=dict)
+    augment_options: dict[str, Any] = field(default_factory=dict)
+    train_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, METHODS)
+        check_choice("bg_aug", self.bg_aug, BG_AUGS)
+        check_choice("arch", self.arch, tuple(FEATURE_DIMS))
+        check_choice("sync_bn", self.sync_bn, SYNC_BN)
+        for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "checkpoint_every", "knn_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            check_positive(name, value)
+        check_positive("loader_workers", self.loader_workers, allow_zero=True)
+        check_positive("seed", self.seed, allow_zero=True)
+        if self.base_lr is not None:
+            check_positive("base_lr", self.base_lr)
+        for name in ("p_pos", "p_neg"):
+            value = getattr(self, name)
+            if value is not None:
+                check_probability(name, value)
+        if self.p_pos is not None and self.bg_aug == "none":
+            raise ValueError("p_pos needs a background augmentation (bg_aug is 'none')")
+        if self.p_neg is not None and self.bg_aug != "bg_swaps":
+            raise ValueError(f"p_neg applies to bg_aug 'bg_swaps' only, got bg_aug {self.bg_aug!r}")
+        if self.masks is None and self.bg_aug != "none":
+            raise ValueError(f"bg_aug {self.bg_aug!r} needs masks (--masks): a mask bank or mask folder")
+        if (self.knn_train is None) != (self.knn_val is None):
+            raise ValueError("knn_train and knn_val must be given together")
+
+    def per_worker_batch(self, world_size: int) -> int:
+        """The batch each of ``world_size`` workers draws; the global batch must split evenly."""
+        if self.batch_size % world_size:
+            raise ValueError(f"batch_size {self.batch_size} does not split evenly over {world_size} workers")
+        return self.batch_size // world_size
+
+    def augment_kwargs(self) -> dict[str, Any]:
+        """Keyword options for ``bgaug.augment.build_pipeline`` (only the ones set)."""
+        options = dict(self.augment_options)
+        for name in ("p_pos", "p_neg"):
+            value = getattr(self, name)
+            if value is not None:
+                options[name] = value
+        return options
+
+    def to_dict(self) -> dict[str, Any]:
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
+        data = {k: v for k, v in data.items() if k != "format"}
+        config = config_from_dict(cls, data)
+        # config_from_dict turns lists into tuples; the option dicts are kept as dicts.
+        return config
+
+    def updated(self, **changes: Any) -> PretrainConfig:
+        return replace(self, **changes)
+
+
+def config_field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(PretrainConfig))
+
+
+def save_config(path: str | os.PathLike[str], config: PretrainConfig) -> None:
+    """Write ``config`` as JSON (atomically) in the form ``load_config`` and ``--config`` read."""
+    atomic_write_json(path, {"format": CONFIG_FORMAT, **config.to_dict()})
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The fields of a config file as a dict (unknown fields are refused when the config is built)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config file not found: {p}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a JSON object, found {type(data).__name__}")
+    fmt = data.pop("format", CONFIG_FORMAT)
+    if fmt != CONFIG_FORMAT:
+        raise ValueError(f"{p}: unsupported config format {fmt!r} (expected {CONFIG_FORMAT!r})")
+    return data

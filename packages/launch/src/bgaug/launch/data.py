@@ -1,0 +1,146 @@
+"""Training data for one worker: the image folder, its masks, a distributed sampler and the views.
+
+``--masks`` may name either a mask bank written by ``python -m bgaug.saliency predict|handcrafted``
+(recognised by its manifest file) or a plain folder of ground-truth masks mirroring the image tree.
+``EpochBatches`` is the ``batches(epoch, start_step)`` callable of the ssl_methods training loop: it
+shards each epoch with ``DistributedSampler`` (same permutation on every rank, disjoint shards) and
+draws every step's augmentation from ``torch_generator(seed, "aug", epoch, step, rank)``, so a resumed
+run repeats the exact views it would have drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
+from bgaug.core.seeding import spawn_seed, torch_generator, worker_seed
+
+BANK_MANIFESTS = ("manifest.json",)
+"""File names that mark a directory as a saliency mask bank (``bgaug.saliency.bank``)."""
+
+
+def is_mask_bank(path: Path) -> bool:
+    return any((path / name).is_file() for name in BANK_MANIFESTS)
+
+
+def open_masks(image_root: str, masks: str | None) -> MaskBank | None:
+    """The mask bank at ``masks``: a saliency bank directory or a plain ground-truth mask folder."""
+    if masks is None:
+        return None
+    path = Path(masks)
+    if not path.is_dir():
+        raise FileNotFoundError(f"mask folder not found: {path}")
+    if is_mask_bank(path):
+        try:
+            from bgaug.saliency.bank import DirectoryMaskBank
+        except ImportError as exc:  # pragma: no cover - bgaug-saliency is a declared dependency
+            raise ValueError(
+                f"{path} is a saliency mask bank but bgaug-saliency is missing ({exc})"
+            ) from None
+        bank: MaskBank = DirectoryMaskBank(path)
+        return bank
+    from bgaug.core.data import FolderMaskBank
+
+    folder_bank: MaskBank = FolderMaskBank(image_root, path)
+    return folder_bank
+
+
+def open_dataset(image_root: str, masks: str | None, *, size: int, labelled: bool = False) -> Dataset[Any]:
+    """The ``MaskedImageDataset`` of ``image_root`` with its masks, at load size ``size``."""
+    from bgaug.core.data import MaskedImageDataset
+
+    if not Path(image_root).is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_root}")
+    dataset: Dataset[Any] = MaskedImageDataset(
+        image_root, bank=open_masks(image_root, masks), size=size, labelled=labelled
+    )
+    return dataset
+
+
+def _collate(samples: list[Any]) -> MaskedImages:
+    from bgaug.core.data import collate_masked
+
+    batch: MaskedImages = collate_masked(samples)
+    return batch
+
+
+class EpochBatches:
+    """``batches(epoch, start_step)`` over one worker's shard of ``dataset``.
+
+    ``augment`` is a ``ViewAugmentation`` with ``set_epoch``; ``batch_size`` is this worker's batch.
+    Incomplete final batches are dropped (queues and batch statistics expect full batches).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset[Any],
+        augment: Callable[[MaskedImages, torch.Generator], ViewBatch],
+        *,
+        batch_size: int,
+        rank: int,
+        world_size: int,
+        seed: int,
+        device: torch.device,
+        loader_workers: int = 0,
+        collate: Callable[[list[Any]], MaskedImages] = _collate,
+    ) -> None:
+        self.dataset = dataset
+        self.augment = augment
+        self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
+        self.seed = seed
+        self.device = device
+        self.loader_workers = loader_workers
+        self.collate = collate
+        self.sampler: DistributedSampler[Any] = DistributedSampler(
+            dataset,
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=True,
+            seed=spawn_seed(seed, "sampler") % (2**31),
+            drop_last=True,
+        )
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"dataset of {len(self.sampler) * world_size} images is too small for batch size "
+                f"{batch_size} on {world_size} worker(s)"
+            )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.sampler) // self.batch_size
+
+    def batch_indices(self, epoch: int) -> list[list[int]]:
+        """This rank's batches of dataset indices for ``epoch`` (the same on every call)."""
+        self.sampler.set_epoch(epoch)
+        order = list(iter(self.sampler))
+        n = self.steps_per_epoch
+        return [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(n)]
+
+    def _worker_init(self, worker_id: int) -> None:
+        torch.manual_seed(worker_seed(self.seed, self.rank, worker_id))
+
+    def __call__(self, epoch: int, start_step: int = 0) -> Iterator[ViewBatch]:
+        set_epoch = getattr(self.augment, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
+        batches = self.batch_indices(epoch)[start_step:]
+        if not batches:
+            return
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            collate_fn=self.collate,
+            num_workers=self.loader_workers,
+            worker_init_fn=self._worker_init if self.loader_workers else None,
+            pin_memory=self.device.type == "cuda",
+        )
+        for step, batch in enumerate(loader, start=start_step):
+            generator = torch_generator(self.seed, "aug", epoch, step, self.rank, device=self.device)
+            yield self.augment(batch.to(self.device, non_blocking=True), generator)

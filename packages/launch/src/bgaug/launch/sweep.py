@@ -1,0 +1,330 @@
+"""``bgaug sweep``: a Ray Tune grid over pretraining settings, e.g. BG_Swaps' p_pos x p_neg.
+
+Every trial is one pretraining run: in the trial's own process (``--workers-per-trial 0``, the
+default) or a Ray Train run of N DDP workers that the trial drives (Tune cannot wrap a
+``TorchTrainer`` in Ray Train V2). Each epoch the trial reports the monitor metric (``knn_top1``:
+weighted kNN top-1 on ``--knn-val``, or ``epoch_loss``), so ``--scheduler asha`` can stop bad trials.
+
+Writes under ``--out``::
+
+    results.csv / results.json   one row per trial: its grid values, status, epochs, metric, error
+    heatmap.png                  the metric over the first two grid keys (the paper's Table A7 layout)
+    best_config.json             the best trial's config, as ``bgaug pretrain --config`` takes it
+    tune/                        Ray Tune's experiment directory
+
+Failed trials are listed with their error, never dropped; the command exits 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bgaug.core.cli import UserError
+from bgaug.core.io import atomic_write_json, atomic_write_text
+from bgaug.launch.config import PretrainConfig, save_config
+from bgaug.launch.monitor import METRIC
+
+METRIC_MODES = {METRIC: "max", "epoch_loss": "min"}
+GRID_FIELDS = ("p_pos", "p_neg", "base_lr", "batch_size", "epochs", "seed")
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    workers_per_trial: int = 0
+    cpus_per_trial: float = 1.0
+    gpus_per_worker: float = 0.0
+    max_concurrent_trials: int = 0
+    scheduler: str = "fifo"
+    grace_period: int = 1
+    metric: str = METRIC
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["p_pos=0.1,0.2", "p_neg=0.1"]`` -> ``{"p_pos": [0.1, 0.2], "p_neg": [0.1]}``."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not values:
+            raise UserError(f"--grid expects KEY=V1,V2,..., got {item!r}")
+        if key not in GRID_FIELDS:
+            raise UserError(f"--grid key must be one of {', '.join(GRID_FIELDS)}, got {key!r}")
+        if key in grid:
+            raise UserError(f"--grid {key} given twice")
+        parsed: list[Any] = []
+        for raw in values.split(","):
+            try:
+                parsed.append(json.loads(raw))
+            except json.JSONDecodeError:
+                raise UserError(f"--grid {key}: {raw!r} is not a number") from None
+        grid[key] = parsed
+    if not grid:
+        raise UserError("give at least one --grid KEY=V1,V2,...")
+    return grid
+
+
+def trial_configs(base: PretrainConfig, grid: dict[str, list[Any]]) -> list[PretrainConfig]:
+    """Every grid point as a validated config (so a bad value fails before any trial starts)."""
+    import itertools
+
+    keys = list(grid)
+    return [
+        base.updated(**dict(zip(keys, values, strict=True))) for values in itertools.product(*grid.values())
+    ]
+
+
+def run_trial(params: dict[str, Any]) -> None:
+    """The Tune trainable: one pretraining run with this trial's grid values."""
+    import ray.tune
+
+    config = PretrainConfig.from_dict({**params["base"], **params["grid"]})
+    workers = int(params["workers_per_trial"])
+    if workers == 0:
+        from bgaug.launch.worker import tune_trial
+
+        tune_trial({"config": config.to_dict()})
+        return
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from bgaug.launch.ray_train import build_trainer
+    from bgaug.launch.worker import train_worker
+
+    context = ray.tune.get_context()
+    trainer = build_trainer(
+        train_worker,
+        {"config": config.to_dict()},
+        num_workers=workers,
+        storage=params["storage"],
+        name=f"{context.get_trial_name()}-train",
+        gpus_per_worker=float(params["gpus_per_worker"]),
+        max_failures=int(params["max_failures"]),
+        callbacks=[TuneReportCallback()],
+    )
+    trainer.fit()
+
+
+def _scheduler(options: SweepOptions, max_t: int) -> Any:
+    if options.scheduler == "fifo":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=options.grace_period)
+
+
+def _trial_resources(options: SweepOptions) -> dict[str, float]:
+    from bgaug.launch.cluster import TRIAL_RESOURCE
+
+    if options.workers_per_trial == 0:
+        return {"CPU": options.cpus_per_trial, TRIAL_RESOURCE: 1.0}
+    # A driver holds no CPU, only a trial slot, so the slots (not the drivers) bound concurrency.
+    return {"CPU": 0.0, TRIAL_RESOURCE: 1.0}
+
+
+def sweep(
+    base: PretrainConfig,
+    grid: dict[str, list[Any]],
+    out: Path,
+    options: SweepOptions,
+    *,
+    address: str | None = None,
+    storage: str | None = None,
+) -> list[dict[str, Any]]:
+    """Run the grid; write the table, heat map and best config; return the table's rows."""
+    import ray.tune
+
+    from bgaug.launch.cluster import connect
+
+    mode = METRIC_MODES.get(options.metric)
+    if mode is None:
+        raise UserError(f"--metric must be one of {', '.join(METRIC_MODES)}, got {options.metric!r}")
+    if options.metric == METRIC and base.knn_train is None:
+        raise UserError(f"--metric {METRIC} needs --knn-train and --knn-val (labelled image folders)")
+    trial_configs(base, grid)  # validate every grid point now
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    storage = storage or str(out / "tune")
+    connect(address)
+
+    max_concurrent = options.max_concurrent_trials or None
+    tuner = ray.tune.Tuner(
+        ray.tune.with_resources(run_trial, _trial_resources(options)),
+        param_space={
+            "base": base.to_dict(),
+            "grid": {key: ray.tune.grid_search(values) for key, values in grid.items()},
+            "workers_per_trial": options.workers_per_trial,
+            "gpus_per_worker": options.gpus_per_worker,
+            "storage": storage,
+            "max_failures": 1,
+        },
+        tune_config=ray.tune.TuneConfig(
+            metric=options.metric,
+            mode=mode,
+            scheduler=_scheduler(options, base.epochs),
+            max_concurrent_trials=max_concurrent,
+        ),
+        run_config=ray.tune.RunConfig(name="sweep", storage_path=storage),
+    )
+    results = tuner.fit()
+    rows = result_rows(results, grid, options.metric, mode)
+    write_table(out, rows)
+    plot_heatmap(out / "heatmap.png", rows, list(grid), options.metric)
+    best = best_row(rows, mode)
+    if best is not None:
+        save_config(out / "best_config.json", base.updated(**best["grid"]))
+    return rows
+
+
+def result_rows(results: Any, grid: dict[str, list[Any]], metric: str, mode: str) -> list[dict[str, Any]]:
+    """One row per trial, failed ones included (status ERROR and the error's first line)."""
+    rows: list[dict[str, Any]] = []
+    for result in results:
+        config = result.config or {}
+        values = {key: config.get("grid", {}).get(key) for key in grid}
+        history = result.metrics_dataframe
+        series = []
+        if history is not None and metric in history:
+            series = [
+                float(v) for v in history[metric].tolist() if v is not None and not math.isnan(float(v))
+            ]
+        error = result.error
+        reported = result.metrics or {}
+        row: dict[str, Any] = {
+            "grid": values,
+            "status": "ERROR" if error is not None else "OK",
+            "epochs": int(reported.get("training_iteration", len(series)) or 0),
+            "final": series[-1] if series else None,
+            "best": (max(series) if mode == "max" else min(series)) if series else None,
+            "error": str(error).strip().splitlines()[-1] if error is not None else None,
+            "path": result.path,
+        }
+        rows.append(row)
+    rows.sort(key=lambda r: [r["grid"][k] for k in grid])
+    return rows
+
+
+def best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    """The trial with the best *final* metric (an early-stopped trial's final value counts too)."""
+    scored = [r for r in rows if r["status"] == "OK" and r["final"] is not None]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda r: float(r["final"]))
+
+
+def write_table(out: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_json(out / "results.json", rows)
+    keys = list(rows[0]["grid"]) if rows else []
+    header = [*keys, "status", "epochs", "final", "best", "error"]
+    lines = [",".join(header)]
+    for r in rows:
+        cells = [*(r["grid"][k] for k in keys), r["status"], r["epochs"], r["final"], r["best"], r["error"]]
+        lines.append(
+            ",".join("" if c is None else json.dumps(c) if isinstance(c, str) else str(c) for c in cells)
+        )
+    atomic_write_text(out / "results.csv", "\n".join(lines) + "\n")
+
+
+def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric: str) -> None:
+    """The final metric over the first two grid keys (one row of cells for a one-key grid)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from bgaug.core.io import atomic_write
+
+    y_key = keys[0]
+    x_key = keys[1] if len(keys) > 1 else None
+    ys = sorted({r["grid"][y_key] for r in rows})
+    xs = sorted({r["grid"][x_key] for r in rows}) if x_key else [None]
+    values = np.full((len(ys), len(xs)), np.nan)
+    for r in rows:
+        if r["final"] is None:
+            continue
+        i = ys.index(r["grid"][y_key])
+        j = xs.index(r["grid"][x_key]) if x_key else 0
+        # Several rows per cell (a third grid key): show the best one.
+        values[i, j] = r["final"] if np.isnan(values[i, j]) else max(values[i, j], r["final"])
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            text = "failed" if np.isnan(values[i, j]) else f"{values[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", color="white", fontsize=9)
+    ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+    ax.set_xticks(range(len(xs)), [str(x) for x in xs] if x_key else [""])
+    ax.set_ylabel(y_key)
+    ax.set_xlabel(x_key or "")
+    ax.set_title(f"{metric} (final epoch)")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bgaug.launch.pretrain import add_config_arguments
+
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help=f"values of one config field to sweep (repeatable; keys: {', '.join(GRID_FIELDS)})",
+    )
+    parser.add_argument("--scheduler", choices=("fifo", "asha"), default="fifo", help="trial scheduler")
+    parser.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a trial may stop")
+    parser.add_argument(
+        "--metric",
+        default=METRIC,
+        help=f"metric to optimise: {', '.join(METRIC_MODES)} (default %(default)s)",
+    )
+    parser.add_argument(
+        "--workers-per-trial",
+        type=int,
+        default=0,
+        help="Ray Train workers per trial (0: the trial's own process)",
+    )
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per one-process trial")
+    parser.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per training worker")
+    parser.add_argument("--max-concurrent-trials", type=int, default=0, help="0: as many as resources allow")
+    parser.add_argument("--address", help="Ray cluster to join ('auto' or HOST:PORT; default local)")
+    parser.add_argument("--storage", help="Ray Tune storage, shared across nodes (default OUT/tune)")
+    parser.add_argument("--out", required=True, help="sweep directory (created)")
+    parser.add_argument("--json", metavar="FILE", help="write the results table as JSON")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    from bgaug.launch.pretrain import config_from_args
+
+    grid = parse_grid(args.grid)
+    base = config_from_args(args)
+    if args.workers_per_trial < 0:
+        raise ValueError(f"--workers-per-trial must be >= 0, got {args.workers_per_trial}")
+    options = SweepOptions(
+        workers_per_trial=args.workers_per_trial,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_worker=args.gpus_per_worker,
+        max_concurrent_trials=args.max_concurrent_trials,
+        scheduler=args.scheduler,
+        grace_period=args.grace_period,
+        metric=args.metric,
+    )
+    rows = sweep(base, grid, Path(args.out), options, address=args.address, storage=args.storage)
+    for r in rows:
+        print(json.dumps({**r["grid"], "status": r["status"], "final": r["final"], "error": r["error"]}))
+    if args.json:
+        atomic_write_json(args.json, rows)
+    failed = [r for r in rows if r["status"] != "OK"]
+    if failed:
+        print(f"bgaug sweep: {len(failed)} of {len(rows)} trial(s) failed (see results.csv)")
+        return 1
+    return 0

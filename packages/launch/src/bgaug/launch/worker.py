@@ -1,0 +1,170 @@
+"""The pretraining loop of one worker: ssl_methods' ``train`` fed by a distributed sampler.
+
+The same function runs in-process (``--workers 0``), in each Ray Train worker and in a one-process
+Ray Tune trial; only the ``Session`` differs. Under Ray every rank keeps its own node-local
+``out_dir`` and is a "main process" for ``train`` (each writes its own ``last.pt``), because
+``ray.train.report`` is a barrier that every rank must reach from the ``on_checkpoint`` hook; only
+rank 0's checkpoint is uploaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from bgaug.launch.config import PretrainConfig
+from bgaug.launch.data import EpochBatches, open_dataset
+from bgaug.launch.session import Session, TrainSession, TuneSession
+
+
+def load_size(image_size: int) -> int:
+    """The square size images are decoded at before cropping: the 256-for-224 ratio of ImageNet."""
+    return round(image_size * 256 / 224)
+
+
+def sync_bn_groups(world_size: int, group_size: int) -> list[list[int]]:
+    """Consecutive rank groups for per-group SyncBN (the paper's BYOL synchronised within 8 GPUs)."""
+    if world_size % group_size:
+        raise ValueError(f"sync_bn_group_size {group_size} does not divide the {world_size} workers")
+    return [list(range(start, start + group_size)) for start in range(0, world_size, group_size)]
+
+
+def convert_sync_bn(model: nn.Module, config: PretrainConfig, rank: int, world_size: int) -> nn.Module:
+    """BatchNorm -> SyncBatchNorm over all ranks or over this rank's group (a no-op on one worker)."""
+    if config.sync_bn == "none" or world_size == 1:
+        return model
+    import torch.distributed as dist
+
+    group = None
+    if config.sync_bn == "group":
+        # new_group is collective: every rank creates every group, then keeps its own.
+        for ranks in sync_bn_groups(world_size, config.sync_bn_group_size):
+            created = dist.new_group(ranks)
+            if rank in ranks:
+                group = created
+    converted: nn.Module = nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group=group)
+    return converted
+
+
+def ddp_wrapper(device: torch.device, world_size: int) -> Any:
+    """``TrainHooks.wrap_model``: DDP around the method when there is more than one worker."""
+    if world_size == 1:
+        return None
+
+    def wrap(method: nn.Module) -> nn.Module:
+        ids = [device.index] if device.type == "cuda" and device.index is not None else None
+        return nn.parallel.DistributedDataParallel(method, device_ids=ids)
+
+    return wrap
+
+
+def build_train_config(config: PretrainConfig, steps_per_epoch: int, device: torch.device, main: bool) -> Any:
+    from bgaug.ssl_methods.training import TrainConfig
+
+    options: dict[str, Any] = dict(config.train_options)
+    if config.base_lr is not None:
+        options["base_lr"] = config.base_lr
+    options.setdefault("progress_bar", main)
+    return TrainConfig(
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        device=str(device),
+        **options,
+    )
+
+
+def run_training(
+    config: PretrainConfig, session: Session, out_dir: Path, *, resume: bool = False
+) -> dict[str, Any]:
+    """Train on this worker's shard; report to ``session`` after every checkpoint; return final metrics."""
+    from bgaug.augment import build_pipeline
+    from bgaug.core.seeding import seed_everything
+    from bgaug.launch.monitor import KnnMonitor
+    from bgaug.ssl_methods import build_method
+    from bgaug.ssl_methods.training import TrainHooks, train
+
+    device = session.device
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    seed_everything(config.seed)  # identical initial weights on every rank
+    labelled = config.method == "supervised"
+    dataset = open_dataset(config.data, config.masks, size=load_size(config.image_size), labelled=labelled)
+    num_classes = len(getattr(dataset, "classes", ())) if labelled else None
+    method = build_method(
+        config.method,
+        arch=config.arch,
+        small_stem=config.small_stem,
+        num_classes=num_classes,
+        **config.method_options,
+    )
+    method = convert_sync_bn(method, config, session.rank, session.world_size)  # type: ignore[assignment]
+    pipeline = build_pipeline(
+        config.method, config.bg_aug, image_size=config.image_size, **config.augment_kwargs()
+    )
+    batches = EpochBatches(
+        dataset,
+        pipeline,
+        batch_size=config.per_worker_batch(session.world_size),
+        rank=session.rank,
+        world_size=session.world_size,
+        seed=config.seed,
+        device=device,
+        loader_workers=config.loader_workers,
+    )
+    monitor = KnnMonitor.from_config(config, device) if session.rank == 0 else None
+
+    def on_epoch_end(epoch: int, trained: nn.Module, metrics: Mapping[str, float]) -> dict[str, float]:
+        extra = {"epoch": float(epoch + 1)}
+        if monitor is not None and (epoch + 1) % config.checkpoint_every == 0:
+            extra.update(monitor(trained.backbone))  # type: ignore[arg-type]
+        return extra
+
+    def on_checkpoint(path: Path, metrics: Mapping[str, float]) -> None:
+        session.report(dict(metrics), path)
+
+    last = out_dir / "checkpoints" / "last.pt"
+    session.restore(last)  # a Ray session fetches the latest reported checkpoint, if there is one
+    train_config = build_train_config(config, batches.steps_per_epoch, device, main=session.rank == 0)
+    result = train(
+        method,
+        batches,
+        train_config,
+        out_dir,
+        hooks=TrainHooks(
+            wrap_model=ddp_wrapper(device, session.world_size),
+            on_epoch_end=on_epoch_end,
+            on_checkpoint=on_checkpoint,
+            is_main_process=True,
+        ),
+        resume=resume,
+    )
+    return dict(result.final_metrics)
+
+
+def train_worker(loop_config: dict[str, Any]) -> None:
+    """Ray Train's ``train_loop_per_worker``: the loop on a node-local scratch directory."""
+    config = PretrainConfig.from_dict(loop_config["config"])
+    session = TrainSession()
+    scratch = Path(tempfile.mkdtemp(prefix=f"bgaug-rank{session.rank}-"))
+    try:
+        run_training(config, session, scratch, resume=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def tune_trial(loop_config: dict[str, Any]) -> None:
+    """A one-process Ray Tune trial: the loop with reports going to Tune."""
+    config = PretrainConfig.from_dict(loop_config["config"])
+    scratch = Path(tempfile.mkdtemp(prefix="bgaug-trial-"))
+    try:
+        run_training(config, TuneSession(), scratch, resume=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

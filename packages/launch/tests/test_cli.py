@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bgaug.launch.cli import main
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("pretrain", "sweep", "demo", "saliency", "ssl_methods"):
+        assert command in out
+
+
+@pytest.mark.parametrize("command", ["pretrain", "sweep"])
+def test_subcommand_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "--method" in capsys.readouterr().out
+
+
+def test_forwards_to_a_package_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["core", "--help"]) == 0
+    assert "synth" in capsys.readouterr().out
+    assert main(["core", "synth", "--bogus"]) == 2
+
+
+def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "pretrain",
+            "--method",
+            "moco_v2",
+            "--bg-aug",
+            "none",
+            "--data",
+            str(tmp_path / "nope"),
+            "--out",
+            "o",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "folder not found" in err
+    code = main(["pretrain", "--bg-aug", "none", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "missing --method" in capsys.readouterr().err
+
+
+def test_existing_run_is_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    args = ["pretrain", "--method", "moco_v2", "--bg-aug", "none", "--data", str(tmp_path), "--workers", "0"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_demo_missing_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("bgaug.launch.demo") is not None:
+        pytest.skip("the demo is installed")
+    assert main(["demo"]) == 2
+    assert "not available" in capsys.readouterr().err
