@@ -137,13 +137,13 @@ def _surface(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """A texture in [0, 1] attached to the object (it rotates and stretches with it)."""
     kind = int(rng.integers(0, 4))
     phi = rng.uniform(0, 2 * np.pi)
-    along = u * np.cos(phi) + v * np.sin(phi)
+    along: np.ndarray = u * np.cos(phi) + v * np.sin(phi)
     if kind == 0:  # shading: a linear luminance gradient
         return np.asarray(np.clip(0.5 + 0.5 * along, 0.0, 1.0))
     if kind == 1:  # stripes
         return np.asarray(0.5 + 0.5 * np.sin(np.pi * rng.uniform(3.0, 6.0) * along))
     if kind == 2:  # spots
-        f = np.pi * rng.uniform(3.0, 5.0)
+        f = float(np.pi * rng.uniform(3.0, 5.0))
         return np.asarray(np.sin(f * u) * np.sin(f * v) > 0.3, dtype=np.float64)
     return rng.uniform(0.0, 1.0, size=u.shape)  # grain
 
