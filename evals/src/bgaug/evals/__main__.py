@@ -1,0 +1,5 @@
+import sys
+
+from bgaug.evals.cli import main
+
+sys.exit(main())

@@ -1,0 +1,182 @@
+"""Linear evaluation with a frozen backbone (paper appendix A.3), and a fast mode on cached features.
+
+``paper`` mode trains the head on RandomResizedCrop + horizontal-flip views passed through the frozen
+backbone (eval mode: BatchNorm statistics stay fixed) every epoch, with the method's recipe.
+``fast`` mode computes centre-crop features once (cached as .npz) and trains the head on them with
+the same recipe: far cheaper, typically a little below the paper number; use it for monitoring and
+for heads needed by the robustness suites.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torchvision.transforms import v2
+
+from bgaug.core.config import check_choice
+from bgaug.core.interfaces import Classifier, Preprocess
+from bgaug.core.seeding import torch_generator
+from bgaug.evals.datasets import ImageListDataset, LabelledImage
+from bgaug.evals.features import cached_features
+from bgaug.evals.inference import EvalOptions, loader
+from bgaug.evals.recipes import Recipe
+from bgaug.evals.training import fit
+
+MODES = ("fast", "paper")
+
+
+def new_head(dim: int, classes: int) -> nn.Linear:
+    """A linear head initialised as in MoCo's linear protocol: N(0, 0.01) weights, zero bias."""
+    head = nn.Linear(dim, classes)
+    nn.init.normal_(head.weight, std=0.01)
+    nn.init.zeros_(head.bias)
+    return head
+
+
+def train_augmentation(crop: int) -> v2.Compose:
+    return v2.Compose([v2.RandomResizedCrop(crop, antialias=True), v2.RandomHorizontalFlip()])
+
+
+@dataclass(frozen=True)
+class LinearResult:
+    head: nn.Linear
+    train_loss: list[float]
+    val_top1: float | None
+    mode: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"mode": self.mode, "final_train_loss": self.train_loss[-1], "val_top1": self.val_top1}
+
+
+def _feature_batches(
+    features: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: int
+) -> Iterator[tuple[Tensor, Tensor]]:
+    order = torch.randperm(len(labels), generator=torch_generator(seed, "linear", epoch))
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        yield features[chosen], labels[chosen]
+
+
+def head_top1(head: nn.Module, features: np.ndarray, labels: np.ndarray, device: str) -> float:
+    with torch.inference_mode():
+        logits = head.to(device)(torch.from_numpy(features).to(device))
+        return float(100.0 * (logits.argmax(1).cpu().numpy() == labels).mean())
+
+
+def fit_head_on_features(
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: int,
+    recipe: Recipe,
+    options: EvalOptions,
+    *,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+) -> tuple[nn.Linear, list[float]]:
+    """Train a linear head on fixed features with ``recipe``; return it (on CPU) and epoch losses."""
+    bs = batch_size or recipe.batch_size
+    head = new_head(features.shape[1], classes).to(options.device)
+    x = torch.from_numpy(features).float().to(options.device)
+    y = torch.from_numpy(labels).long().to(options.device)
+    if int(y.max()) >= classes or int(y.min()) < 0:
+        raise ValueError(f"labels must lie in [0, {classes}), got [{int(y.min())}, {int(y.max())}]")
+    losses = fit(
+        head,
+        [{"params": head.parameters(), "lr": recipe.scaled_lr(bs)}],
+        lambda epoch: _feature_batches(x, y, bs, seed, epoch),
+        recipe,
+        epochs=epochs,
+        desc="linear (features)",
+        progress=options.progress,
+    )
+    return head.cpu().eval(), losses
+
+
+def train_linear(
+    backbone: nn.Module,
+    preprocess: Preprocess,
+    train_items: Sequence[LabelledImage],
+    classes: int,
+    recipe: Recipe,
+    options: EvalOptions,
+    *,
+    val_items: Sequence[LabelledImage] | None = None,
+    mode: str = "fast",
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    cache_dir: str | Path | None = None,
+    cache_key: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> LinearResult:
+    """Train a linear head on the frozen ``backbone``; report val top-1 (%) when ``val_items`` are given."""
+    check_choice("mode", mode, MODES)
+    frozen = Classifier(backbone, nn.Identity(), preprocess).to(options.device).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    bs = batch_size or recipe.batch_size
+    lr = recipe.scaled_lr(bs)
+    key = {"preprocess": [preprocess.resize, preprocess.crop], **(cache_key or {})}
+
+    def cache(name: str) -> Path | None:
+        return Path(cache_dir) / f"{name}.features.npz" if cache_dir is not None else None
+
+    val = None
+    if val_items:
+        val = cached_features(
+            frozen.features,
+            ImageListDataset(val_items, preprocess),
+            options,
+            cache("val"),
+            key,
+            "val features",
+        )
+    dim = int(
+        frozen.features(torch.zeros(1, 3, preprocess.crop, preprocess.crop, device=options.device)).shape[1]
+    )
+    head = new_head(dim, classes).to(options.device)
+    params = [{"params": head.parameters(), "lr": lr}]
+    if mode == "fast":
+        feats, labels = cached_features(
+            frozen.features,
+            ImageListDataset(train_items, preprocess),
+            options,
+            cache("train"),
+            key,
+            "train features",
+        )
+        head, losses = fit_head_on_features(
+            feats, labels, classes, recipe, options, batch_size=bs, epochs=epochs, seed=seed
+        )
+    else:
+        augmented = ImageListDataset(train_items, preprocess, transform=train_augmentation(preprocess.crop))
+        aug_options = dataclasses.replace(options, batch_size=bs)
+
+        def image_batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+            # The generator fixes the order and, through DataLoader's base seed, the crops.
+            generator = torch_generator(seed, "linear-aug", epoch)
+            for images, labels_, ok, _ in loader(augmented, aug_options, shuffle=True, generator=generator):
+                keep = ok.to(options.device)
+                with torch.no_grad(), aug_options.autocast():
+                    f = frozen.features(images.to(options.device)[keep]).float()
+                yield f, labels_.to(options.device)[keep]
+
+        losses = fit(
+            head,
+            params,
+            image_batches,
+            recipe,
+            epochs=epochs,
+            desc="linear (paper)",
+            progress=options.progress,
+        )
+    head = head.cpu().eval()
+    top1 = head_top1(head, val[0], val[1], "cpu") if val is not None else None
+    return LinearResult(head, losses, top1, mode)

@@ -1,0 +1,1 @@
+"""The robustness suites, one module each; every suite returns a JSON-ready dict of results."""
