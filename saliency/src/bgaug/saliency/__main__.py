@@ -1,0 +1,5 @@
+"""``python -m bgaug.saliency``: see ``bgaug.saliency.cli``."""
+
+from bgaug.saliency.cli import main
+
+raise SystemExit(main())

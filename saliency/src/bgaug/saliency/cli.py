@@ -1,0 +1,213 @@
+"""Command line: ``python -m bgaug.saliency {handcrafted,fit,predict,eval,bench} ...``.
+
+User errors end with exit status 2 and one line on stderr (core's ``run_cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bgaug.core.cli import run_cli
+from bgaug.core.io import atomic_write_json
+
+PROG = "python -m bgaug.saliency"
+
+
+def _emit(result: dict[str, Any], json_path: str | None, keys: Sequence[str]) -> None:
+    print(json.dumps({k: result[k] for k in keys if k in result}, indent=2, sort_keys=True))
+    if json_path:
+        atomic_write_json(json_path, result)
+
+
+def _bank_summary(manifest: dict[str, Any], out: str) -> dict[str, Any]:
+    bad = [
+        {"path": e["path"], "reason": e["reason"]} for e in manifest["entries"] if e["status"] == "bad_image"
+    ]
+    return {"bank": out, "n_images": manifest["n_images"], "summary": manifest["summary"], "bad_images": bad}
+
+
+def cmd_handcrafted(args: argparse.Namespace) -> int:
+    from bgaug.saliency.handcrafted_bank import handcrafted_bank
+
+    manifest = handcrafted_bank(
+        args.method,
+        args.images,
+        args.out,
+        threshold=args.threshold,
+        soft_maps=args.soft_maps,
+        workers=args.workers,
+    )
+    _emit(_bank_summary(manifest, args.out), args.json, ("bank", "n_images", "summary"))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from bgaug.saliency.detector_bank import detector_bank
+
+    manifest = detector_bank(
+        args.checkpoint,
+        args.images,
+        args.out,
+        threshold=args.threshold,
+        soft_maps=args.soft_maps,
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    _emit(_bank_summary(manifest, args.out), args.json, ("bank", "n_images", "summary"))
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from bgaug.saliency.deepusps import config_with, fit
+
+    overrides = {
+        "methods": tuple(args.methods.split(",")) if args.methods else None,
+        "label_thresholds": tuple(float(t) for t in args.label_thresholds.split(","))
+        if args.label_thresholds
+        else None,
+        "image_size": args.image_size,
+        "arch": args.arch,
+        "small_stem": args.small_stem,
+        "rounds": args.rounds,
+        "epochs_per_round": args.epochs_per_round,
+        "phase2_epochs": args.phase2_epochs,
+        "batch_size": args.batch_size,
+        "lr_phase1": args.lr_phase1,
+        "lr_phase2": args.lr_phase2,
+        "max_images": args.max_images,
+        "seed": args.seed,
+    }
+    config = config_with(args.preset, overrides)
+    summary = fit(
+        args.images,
+        args.out,
+        config,
+        init=args.init,
+        gt_root=args.gt,
+        device=args.device,
+        workers=args.workers,
+    )
+    _emit(summary, args.json, ("checkpoint", "init", "n_images", "detector", "centre_prior"))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bgaug.saliency.evaluate import evaluate
+
+    result = evaluate(args.pred, args.gt)
+    _emit(
+        result,
+        args.json,
+        ("max_f", "mean_f", "adaptive_f", "mae", "n_images", "missing_ground_truth", "centre_prior"),
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bgaug.saliency.bench import run_bench
+
+    result = run_bench(size=args.size, n_images=args.n_images, checkpoint=args.checkpoint, device=args.device)
+    _emit(result, args.json, tuple(result))
+    return 0
+
+
+def _bank_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", required=True, help="image folder (searched recursively)")
+    p.add_argument("--out", required=True, help="mask bank directory (created; an unfinished one is resumed)")
+    p.add_argument(
+        "--threshold", type=float, default=0.9, help="saliency >= threshold is foreground (default 0.9)"
+    )
+    p.add_argument(
+        "--soft-maps", action="store_true", help="also store the 8-bit saliency maps (needed by eval)"
+    )
+    p.add_argument("--json", help="write the run summary (counts, bad files) to this JSON file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Unsupervised saliency for bgaug: hand-crafted maps, DeepUSPS2, mask banks, metrics.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("handcrafted", help="mask bank from a hand-crafted method (CPU, parallel)")
+    from bgaug.saliency.handcrafted import METHODS
+
+    p.add_argument("--method", required=True, choices=sorted(METHODS), help="rbd, mc, dsr or mbd (MB+)")
+    _bank_args(p)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
+    p = sub.add_parser("predict", help="mask bank from a trained DeepUSPS2 detector")
+    p.add_argument("--checkpoint", required=True, help="detector checkpoint written by `fit`")
+    _bank_args(p)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=None, help="decode/encode threads (default: min(8, cores))")
+
+    p = sub.add_parser("fit", help="train the DeepUSPS2 detector on a folder of images (no labels)")
+    p.add_argument("--images", required=True, help="training image folder (searched recursively)")
+    p.add_argument("--out", required=True, help="detector checkpoint to write")
+    p.add_argument(
+        "--init", help="self-supervised backbone checkpoint (bgaug-backbone/1); default: random init"
+    )
+    p.add_argument(
+        "--preset",
+        default="paper",
+        choices=["paper", "quick"],
+        help="paper: DeepUSPS defaults (GPU); quick: CPU minutes on small images",
+    )
+    p.add_argument("--methods", help="comma-separated hand-crafted methods (default rbd,mc,dsr,mbd)")
+    p.add_argument(
+        "--label-thresholds", help="comma-separated binarisation threshold per method (default 0.5 each)"
+    )
+    p.add_argument("--image-size", type=int)
+    p.add_argument(
+        "--arch",
+        choices=["resnet10", "resnet18", "resnet34", "resnet50"],
+        help="ignored with --init (the checkpoint's arch is used)",
+    )
+    p.add_argument("--small-stem", action="store_true", default=None, help="3x3/1 stem for small images")
+    p.add_argument("--rounds", type=int, help="phase-I refinement rounds (default 3)")
+    p.add_argument("--epochs-per-round", type=int)
+    p.add_argument("--phase2-epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr-phase1", type=float, help="default 6e-6 (the paper)")
+    p.add_argument("--lr-phase2", type=float)
+    p.add_argument("--max-images", type=int, help="train on the first N images only")
+    p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--gt", help="ground-truth mask folder: score pseudo-labels, phase-I networks and the detector"
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=None, help="processes for the hand-crafted maps")
+    p.add_argument("--json", help="write the training summary to this JSON file")
+
+    p = sub.add_parser("eval", help="maxF / meanF / adaptive F (beta^2 = 0.3) and MAE against ground truth")
+    p.add_argument("--pred", required=True, help="a mask bank (soft maps if stored) or a folder of grey maps")
+    p.add_argument("--gt", required=True, help="ground-truth mask folder mirroring the image paths")
+    p.add_argument("--json", help="write the scores to this JSON file")
+
+    p = sub.add_parser("bench", help="throughput: hand-crafted images/s per core, detector images/s")
+    p.add_argument("--size", type=int, default=300, help="image side (default 300)")
+    p.add_argument("--n-images", type=int, default=8)
+    p.add_argument(
+        "--checkpoint", help="detector checkpoint to time (default: a random quick-preset network)"
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", help="write the numbers to this JSON file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    handlers: dict[str, Callable[[argparse.Namespace], int | None]] = {
+        "handcrafted": cmd_handcrafted,
+        "predict": cmd_predict,
+        "fit": cmd_fit,
+        "eval": cmd_eval,
+        "bench": cmd_bench,
+    }
+    return run_cli(build_parser(), handlers, argv, prog=PROG)

@@ -1,0 +1,392 @@
+"""DeepUSPS2: a saliency network trained without labels, as the paper's appendix A.2 adapts DeepUSPS.
+
+Phase I, for every hand-crafted method: a fresh FCN is trained on that method's maps binarised at a
+per-method threshold, with loss 1 - soft F-beta (beta^2 = 0.3), for ``rounds`` refinement rounds.
+During a round the network's predictions on each training image (taken from the training forward
+passes, flips undone) are averaged over epochs, M <- alpha * M + (1 - alpha) * P with alpha = 0.7;
+the next round's targets are that average binarised at 0.5. (DeepUSPS smooths the average with a dense
+CRF first; no maintained CRF package installs here, so this is the documented fallback.)
+Phase II: one fresh FCN learns from all refined label sets at once (the loss averages the methods).
+
+The FCN backbone starts from a self-supervised backbone checkpoint (BYOL / MoCo-v2 from this
+project) or, labelled as such in the checkpoint's meta, from random weights; never from supervised
+weights. Defaults follow DeepUSPS where the paper is silent (432 px, Adam, poly LR decay) and the
+paper's phase-I learning rate, 6e-6. The ``quick`` preset is a CPU-minutes schedule for small images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm import tqdm
+
+from bgaug.core.config import check_choice, check_positive, check_probability, config_to_dict
+from bgaug.core.io import BadImageError, list_images, load_image, load_mask
+from bgaug.core.seeding import seed_everything, torch_generator
+from bgaug.saliency.bank import MIN_SIDE
+from bgaug.saliency.fcn import SaliencyFCN, build_fcn, save_fcn
+from bgaug.saliency.handcrafted import METHODS
+from bgaug.saliency.metrics import BETA2, SaliencyScores, centre_prior, to_uint8
+
+LABEL_THRESHOLD = 0.5
+"""Default per-method binarisation threshold of the hand-crafted maps (each map is in [0, 1])."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """DeepUSPS2 training options (validated on construction)."""
+
+    methods: tuple[str, ...] = ("rbd", "mc", "dsr", "mbd")
+    label_thresholds: tuple[float, ...] = ()  # one per method; empty = LABEL_THRESHOLD for all
+    image_size: int = 432
+    handcrafted_size: int = 300  # hand-crafted maps are computed at min(image_size, this)
+    arch: str = "resnet50"
+    small_stem: bool = False
+    output_stride: int = 8
+    rounds: int = 3
+    epochs_per_round: int = 10
+    phase2_epochs: int = 20
+    batch_size: int = 10
+    lr_phase1: float = 6e-6
+    lr_phase2: float = 6e-6
+    poly_power: float = 0.9
+    alpha: float = 0.7
+    max_images: int = 0  # 0 = all
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise ValueError("methods must name at least one hand-crafted method")
+        for m in self.methods:
+            check_choice("methods", m, METHODS)
+        if self.label_thresholds and len(self.label_thresholds) != len(self.methods):
+            raise ValueError(
+                "label_thresholds needs one value per method "
+                f"({len(self.methods)}), got {len(self.label_thresholds)}"
+            )
+        for t in self.label_thresholds:
+            check_probability("label_thresholds", t)
+        for name in (
+            "image_size",
+            "handcrafted_size",
+            "rounds",
+            "epochs_per_round",
+            "batch_size",
+            "phase2_epochs",
+            "lr_phase1",
+            "lr_phase2",
+            "poly_power",
+        ):
+            check_positive(name, getattr(self, name))
+        check_positive("max_images", self.max_images, allow_zero=True)
+        check_probability("alpha", self.alpha)
+        if self.image_size < 16:
+            raise ValueError(f"image_size must be >= 16, got {self.image_size}")
+
+    def threshold_of(self, method: str) -> float:
+        return self.label_thresholds[self.methods.index(method)] if self.label_thresholds else LABEL_THRESHOLD
+
+
+PRESETS: dict[str, FitConfig] = {
+    "paper": FitConfig(),
+    # CPU minutes on ~300 64-px images: a ResNet-10, one epoch per round, larger learning rates.
+    "quick": FitConfig(
+        image_size=64,
+        handcrafted_size=64,
+        arch="resnet10",
+        output_stride=8,
+        rounds=2,
+        epochs_per_round=1,
+        phase2_epochs=2,
+        batch_size=32,
+        lr_phase1=1e-3,
+        lr_phase2=1e-3,
+    ),
+}
+
+
+def soft_f_loss(probs: Tensor, targets: Tensor, beta2: float = BETA2, eps: float = 1e-7) -> Tensor:
+    """1 - soft F-beta per image (probabilities stand in for binary predictions), batch mean."""
+    dims = tuple(range(1, probs.ndim))
+    tp = (probs * targets).sum(dims)
+    precision = tp / (probs.sum(dims) + eps)
+    recall = tp / (targets.sum(dims) + eps)
+    f = (1 + beta2) * precision * recall / (beta2 * precision + recall + eps)
+    return 1.0 - f.mean()
+
+
+@dataclass(frozen=True)
+class TrainingImages:
+    relpaths: list[str]
+    images: Tensor  # (N, 3, S, S) uint8
+    skipped: list[dict[str, str]]
+
+
+def load_training_images(
+    root: str | os.PathLike[str], size: int, max_images: int = 0, progress: bool = True
+) -> TrainingImages:
+    """Every readable image under ``root`` resized to ``size`` x ``size``; bad files listed, not fatal."""
+    rels = list_images(root)
+    if max_images:
+        rels = rels[:max_images]
+    kept, arrays, skipped = [], [], []
+    for rel in tqdm(rels, desc="load images", unit="img", disable=not progress):
+        try:
+            image = load_image(Path(root) / rel, min_side=MIN_SIDE)
+        except BadImageError as exc:
+            skipped.append({"path": rel, "reason": exc.reason})
+            tqdm.write(f"skipped {rel}: {exc.reason}")
+            continue
+        t = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        arrays.append(t.round().clamp(0, 255).to(torch.uint8)[0])
+        kept.append(rel)
+    if not arrays:
+        raise ValueError(f"no readable images under {root}")
+    return TrainingImages(kept, torch.stack(arrays), skipped)
+
+
+def _maps_of(args: tuple[np.ndarray, tuple[str, ...], int]) -> np.ndarray:
+    image, methods, size = args
+    out = []
+    for m in methods:
+        sal = torch.from_numpy(METHODS[m](image)).float()[None, None]
+        out.append(F.interpolate(sal, size=(size, size), mode="bilinear", align_corners=False)[0, 0].numpy())
+    return np.stack(out)
+
+
+def handcrafted_maps(
+    images: Tensor, methods: Sequence[str], work_size: int, workers: int, progress: bool = True
+) -> Tensor:
+    """(M, N, 1, S, S) float maps of every method on every image, in parallel on CPU cores."""
+    n, _, s, _ = images.shape
+    small = (
+        images
+        if work_size >= s
+        else F.interpolate(images.float(), size=(work_size, work_size), mode="bilinear", antialias=True)
+        .round()
+        .clamp(0, 255)
+        .to(torch.uint8)
+    )
+    tasks = [(small[i].permute(1, 2, 0).numpy().copy(), tuple(methods), s) for i in range(n)]
+    if workers <= 1:
+        results = [
+            _maps_of(t) for t in tqdm(tasks, desc="hand-crafted maps", unit="img", disable=not progress)
+        ]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            it = pool.map(_maps_of, tasks, chunksize=max(1, n // (8 * workers)))
+            results = list(tqdm(it, total=n, desc="hand-crafted maps", unit="img", disable=not progress))
+    return torch.from_numpy(np.stack(results, axis=1)).float()[:, :, None]
+
+
+def _poly(total_steps: int, power: float) -> Callable[[int], float]:
+    return lambda step: max(0.0, 1.0 - step / max(total_steps, 1)) ** power
+
+
+def train(
+    model: SaliencyFCN,
+    images: Tensor,
+    targets: Callable[[], list[Tensor]],
+    *,
+    epochs: int,
+    rounds: int,
+    lr: float,
+    config: FitConfig,
+    device: torch.device,
+    name: str,
+    on_round_end: Callable[[Tensor], None] | None = None,
+    progress: bool = True,
+) -> list[float]:
+    """Adam + poly decay over ``rounds`` x ``epochs``; loss averages 1 - soft F over ``targets()``.
+
+    Predictions of each epoch are folded into a moving average (alpha) that ``on_round_end`` receives.
+    """
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    n = images.shape[0]
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _poly(rounds * epochs * steps_per_epoch, config.poly_power)
+    )
+    losses: list[float] = []
+    for r in range(rounds):
+        average: Tensor | None = None
+        current = targets()
+        for epoch in range(epochs):
+            g = torch_generator(config.seed, name, r, epoch)
+            order = torch.randperm(n, generator=g)
+            flips = torch.rand(n, generator=g) < 0.5
+            predictions = torch.zeros(n, 1, images.shape[2], images.shape[3])
+            total = 0.0
+            bar = tqdm(
+                range(steps_per_epoch),
+                desc=f"{name} r{r + 1}/{rounds} e{epoch + 1}/{epochs}",
+                leave=False,
+                disable=not progress,
+            )
+            for step in bar:
+                idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                flip = flips[idx].view(-1, 1, 1, 1).to(device)
+                x = images[idx].to(device).float() / 255.0
+                x = torch.where(flip, x.flip(-1), x)
+                probs = torch.sigmoid(model(x))
+                loss = torch.stack(
+                    [
+                        soft_f_loss(probs, torch.where(flip, t[idx].to(device).flip(-1), t[idx].to(device)))
+                        for t in current
+                    ]
+                ).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total += float(loss) * len(idx)
+                predictions[idx] = torch.where(flip, probs.detach().flip(-1), probs.detach()).cpu()
+                bar.set_postfix(loss=f"{float(loss):.3f}")
+            losses.append(total / n)
+            average = (
+                predictions if average is None else config.alpha * average + (1 - config.alpha) * predictions
+            )
+        if on_round_end is not None and average is not None:
+            on_round_end(average)
+    return losses
+
+
+@torch.no_grad()
+def predict_all(model: SaliencyFCN, images: Tensor, device: torch.device, batch_size: int = 64) -> Tensor:
+    """Eval-mode maps (N, 1, S, S) in [0, 1] of training-size images."""
+    model.to(device).eval()
+    out = [
+        torch.sigmoid(model(images[i : i + batch_size].to(device).float() / 255.0)).cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out)
+
+
+def ground_truth(
+    gt_root: str | os.PathLike[str], relpaths: Sequence[str], size: int
+) -> list[np.ndarray | None]:
+    """Ground-truth masks resized (nearest) to ``size``, ``None`` where a mask is missing."""
+    from bgaug.saliency.evaluate import gt_path
+
+    out: list[np.ndarray | None] = []
+    for rel in relpaths:
+        path = gt_path(Path(gt_root), rel)
+        if path is None:
+            out.append(None)
+            continue
+        mask = torch.from_numpy(load_mask(path).astype(np.float32))[None, None]
+        out.append(F.interpolate(mask, size=(size, size), mode="nearest")[0, 0].numpy() > 0.5)
+    return out
+
+
+def score(maps: Tensor, gts: Sequence[np.ndarray | None]) -> dict[str, float]:
+    """Dataset F-beta / MAE of (N, 1, S, S) maps against the masks that exist."""
+    s = SaliencyScores()
+    for i, gt in enumerate(gts):
+        if gt is not None:
+            s.add(to_uint8(maps[i, 0].numpy()), gt)
+    return s.results()
+
+
+def fit(
+    image_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: FitConfig,
+    *,
+    init: str | os.PathLike[str] | None = None,
+    gt_root: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run both phases, write the detector checkpoint to ``out``, return a JSON-ready summary."""
+    seed_everything(config.seed)
+    dev = torch.device(device)
+    data = load_training_images(image_root, config.image_size, config.max_images, progress)
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    maps = handcrafted_maps(
+        data.images, config.methods, min(config.image_size, config.handcrafted_size), n_workers, progress
+    )
+    gts = ground_truth(gt_root, data.relpaths, config.image_size) if gt_root is not None else None
+    summary: dict[str, Any] = {"n_images": len(data.relpaths), "skipped": data.skipped, "phase1": {}}
+    refined: list[Tensor] = []
+    init_meta: dict[str, Any] = {}
+    for m, method in enumerate(config.methods):
+        pseudo = (maps[m] >= config.threshold_of(method)).float()
+        state = {"targets": pseudo}
+
+        def update(average: Tensor, state: dict[str, Tensor] = state) -> None:
+            state["targets"] = (average >= 0.5).float()
+
+        def current(state: dict[str, Tensor] = state) -> list[Tensor]:
+            return [state["targets"]]
+
+        model, init_meta = build_fcn(
+            config.arch, small_stem=config.small_stem, output_stride=config.output_stride, init=init
+        )
+        losses = train(
+            model,
+            data.images,
+            current,
+            epochs=config.epochs_per_round,
+            rounds=config.rounds,
+            lr=config.lr_phase1,
+            config=config,
+            device=dev,
+            name=f"phase I {method}",
+            on_round_end=update,
+            progress=progress,
+        )
+        refined.append(state["targets"])
+        entry: dict[str, Any] = {"losses": losses, "threshold": config.threshold_of(method)}
+        if gts is not None:
+            entry["pseudo_labels"] = score(maps[m], gts)
+            entry["pseudo_labels_binary"] = score(pseudo, gts)
+            entry["network"] = score(predict_all(model, data.images, dev), gts)
+            entry["refined_labels"] = score(state["targets"], gts)
+        summary["phase1"][method] = entry
+    model, init_meta = build_fcn(
+        config.arch, small_stem=config.small_stem, output_stride=config.output_stride, init=init
+    )
+    summary["phase2_losses"] = train(
+        model,
+        data.images,
+        lambda: refined,
+        epochs=config.phase2_epochs,
+        rounds=1,
+        lr=config.lr_phase2,
+        config=config,
+        device=dev,
+        name="phase II",
+        progress=progress,
+    )
+    if gts is not None:
+        summary["detector"] = score(predict_all(model, data.images, dev), gts)
+        prior = torch.from_numpy(centre_prior(config.image_size, config.image_size)).float()
+        summary["centre_prior"] = score(prior.expand(len(data.relpaths), 1, -1, -1), gts)
+    meta = {**init_meta, "config": config_to_dict(config), "summary": summary, "trained_on": str(image_root)}
+    save_fcn(out, model, image_size=config.image_size, meta=meta)
+    summary["init"] = init_meta.get("init")
+    summary["checkpoint"] = str(out)
+    return summary
+
+
+def config_with(preset: str, overrides: dict[str, Any]) -> FitConfig:
+    """A preset with the given fields replaced (``None`` values are ignored)."""
+    check_choice("preset", preset, PRESETS)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(PRESETS[preset], **given)

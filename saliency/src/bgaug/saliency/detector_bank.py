@@ -1,0 +1,57 @@
+"""Mask banks from a trained DeepUSPS2 detector (``python -m bgaug.saliency predict``).
+
+Images are decoded by a thread pool while the network runs batches on the chosen device; file
+writes happen in the same threads, so the device is never idle waiting for PNG encoding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bgaug.core.io import sha256_file
+from bgaug.saliency.bank import BankSpec, build_bank, process_images
+from bgaug.saliency.fcn import load_detector
+
+
+def detector_bank(
+    checkpoint: str | os.PathLike[str],
+    image_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    threshold: float = 0.9,
+    soft_maps: bool = False,
+    device: str = "cpu",
+    batch_size: int = 32,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Build (or resume) the mask bank of the detector in ``checkpoint``; return its manifest."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    detector, state = load_detector(checkpoint, device)
+    meta = state.get("meta", {})
+    spec = BankSpec(
+        detector={
+            "name": "deepusps2",
+            "sha256": sha256_file(checkpoint),
+            "init": meta.get("init", "unknown"),
+        },
+        threshold=threshold,
+        soft_maps=soft_maps,
+    )
+    n_threads = workers if workers is not None else min(8, os.cpu_count() or 1)
+    work = partial(process_images, Path(image_root), Path(out), spec, saliency_of=detector.predict_arrays)
+
+    def run_chunks(chunks: list[list[str]]) -> Iterator[list[dict[str, Any]]]:
+        # Threads overlap decoding/encoding with the forward passes; torch releases the GIL.
+        with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
+            yield from pool.map(lambda c: work(relpaths=c), chunks)
+
+    return build_bank(
+        image_root, out, spec, run_chunks, chunk_size=batch_size, desc="detector masks", progress=progress
+    )
