@@ -31,7 +31,7 @@ from bgaug.augment.background import (
     usable_rows,
 )
 from bgaug.augment.config import BackgroundConfig, ViewSpec
-from bgaug.augment.crops import crop_thetas, sample_crops, uniform, warp
+from bgaug.augment.crops import crop_grids, sample_crops, summed_area, uniform, warp
 from bgaug.augment.masks import distort_masks
 from bgaug.augment.photometric import PhotometricParams, apply_photometric, sample_photometric
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
@@ -232,6 +232,7 @@ class ViewPipeline:
         view_params: list[tuple[Tensor, PhotometricParams]] = []
         sources: list[Tensor] = []
         fallback_fills: list[Tensor | None] = []
+        shared_sat: Tensor | None = None  # the undistorted masks' table, computed once per call
         for v, spec in enumerate(self.views):
             is_bg_view = spec.is_global and v < self.n_global and kind != "none"
             with self._stage("masks", dev):
@@ -244,20 +245,25 @@ class ViewPipeline:
                     src = self._apply_plan(images, m, early, fills)
             sources.append(src)
             with self._stage("geometry", dev):
-                use_fg = spec.is_global and cfg.fg_min > 0
+                sat = None
+                if spec.is_global and cfg.fg_min > 0:
+                    if m is masks:
+                        shared_sat = summed_area(masks) if shared_sat is None else shared_sat
+                        sat = shared_sat
+                    else:
+                        sat = summed_area(m)
                 crops, fell_back = sample_crops(
                     B, H, W, scale=spec.scale, ratio=spec.ratio, generator=generator,
-                    masks=m if use_fg else None, fg_min=cfg.fg_min, tries=cfg.fg_min_tries,
-                    fallback_size=spec.size,
+                    sat=sat, fg_min=cfg.fg_min, tries=cfg.fg_min_tries, fallback_size=spec.size,
                 )  # fmt: skip
                 stats["fg_min_center_crop"] += int(fell_back.sum())
                 flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
-                thetas = crop_thetas(crops.to(dev), H, W, flip)
+                grids = crop_grids(crops.to(dev), H, W, spec.size, flip)
                 if spec.is_global:
-                    warped = warp(torch.cat([src, m], dim=1), thetas, spec.size)
+                    warped = warp(torch.cat([src, m], dim=1), grids)
                     x, vm = warped[:, :3], (warped[:, 3:] > 0.5).to(images.dtype)
                 else:
-                    x, vm = warp(src, thetas, spec.size), None
+                    x, vm = warp(src, grids), None
             params = sample_photometric(spec, B, generator)
             plan: _Plan | None = None
             fill_rows = torch.zeros(0, dtype=torch.long, device=dev)
@@ -270,7 +276,7 @@ class ViewPipeline:
             extra = torch.cat([fill_rows, own_rows])
             with self._stage("geometry", dev):
                 tiles = (
-                    warp(backgrounds[extra], thetas[extra], spec.size)
+                    warp(backgrounds[extra], grids[extra])
                     if backgrounds is not None and extra.numel()
                     else x.new_zeros((0, 3, spec.size, spec.size))
                 )
@@ -286,7 +292,7 @@ class ViewPipeline:
                     x = self._apply_plan(x, vm, plan, tiles[: fill_rows.numel()])
             finals.append(x)
             view_masks.append(vm if vm is not None else masks.new_zeros(0))
-            view_params.append((thetas, params))
+            view_params.append((grids, params))
             fallback_fills.append(tiles[fill_rows.numel() :] if own_rows.numel() else None)
 
         negatives = negative_rows = None
@@ -382,8 +388,8 @@ class ViewPipeline:
                 else:
                     r_src = images.new_ones((1, 3, *images.shape[2:])) * 0.5
                 src = matched_negative(sources[anchor][rows], m[rows], r_src)
-                thetas, params = view_params[anchor]
-                x = warp(src, thetas[rows], spec.size)
+                grids, params = view_params[anchor]
+                x = warp(src, grids[rows])
                 negs.append(apply_photometric(x, params.select(rows.to(params.jitter.device)), spec))
         stacked = torch.stack(negs, dim=1)  # (R, n_matched, 3, h, w): each row's negatives together
         stats["matched_negatives"] += int(stacked.shape[0] * stacked.shape[1])

@@ -1,0 +1,5 @@
+import sys
+
+from bgaug.augment.cli import main
+
+sys.exit(main())

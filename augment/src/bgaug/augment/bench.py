@@ -1,0 +1,176 @@
+"""Benchmark: pairs of views per second, torchvision PIL per-sample MoCo-v2 vs the batched pipeline.
+
+Both start from the same decoded images (synthetic scenes from ``bgaug.core`` at the load size, with
+their masks and tiled backgrounds): (a) torchvision's per-sample MoCo-v2 transforms on PIL images,
+two views per image, one image at a time, as a ``DataLoader`` worker runs them; (b) the batched
+MoCo-v2 pipeline with BG_Swaps (paper defaults) on a uint8 batch, on CUDA when present. Also
+reports the share of (b)'s time spent compositing backgrounds. The ratio b/a is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+from tqdm import tqdm
+
+from bgaug.augment.pipeline import ViewPipeline
+from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages
+from bgaug.core.io import atomic_write_json
+from bgaug.core.synth_scene import draw_scene
+from bgaug.core.tiling import tiled_background
+
+
+class PILGaussianBlur:
+    """MoCo-v2's blur: PIL's Gaussian filter with a radius drawn from ``sigma``."""
+
+    def __init__(self, sigma: tuple[float, float] = (0.1, 2.0)):
+        self.sigma = sigma
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        return image.filter(ImageFilter.GaussianBlur(radius=random.uniform(*self.sigma)))
+
+
+def pil_moco_v2(image_size: int) -> Any:
+    """torchvision's per-sample MoCo-v2 augmentation on PIL images."""
+    from torchvision.transforms import v2
+
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(image_size, scale=(0.2, 1.0), antialias=True),
+            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            v2.RandomApply([PILGaussianBlur()], p=0.5),
+            v2.RandomHorizontalFlip(),
+            v2.PILToTensor(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def decoded_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(images (n,S,S,3) uint8, masks (n,S,S) bool, backgrounds (n,S,S,3) uint8, has_background)."""
+    images, masks, backgrounds, has_bg = [], [], [], []
+    for i in range(n):
+        scene = draw_scene(seed, "train", i % 10, i, size=size, classes=10, bg_corr=0.9)
+        bg = tiled_background(scene.image, scene.mask)
+        images.append(scene.image)
+        masks.append(scene.mask)
+        backgrounds.append(scene.image if bg is None else bg)
+        has_bg.append(bg is not None)
+    return np.stack(images), np.stack(masks), np.stack(backgrounds), np.array(has_bg)
+
+
+def run_bench(
+    *,
+    image_size: int = 224,
+    load_size: int = 256,
+    batch_size: int | None = None,
+    batches: int = 4,
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    from bgaug.augment import build_pipeline
+
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu")
+    )
+    bs = batch_size or (256 if dev.type == "cuda" else 64)
+    images, masks, backgrounds, has_bg = decoded_images(bs, load_size, seed)
+
+    # (a) per-sample PIL pipeline, two views per image.
+    transform = pil_moco_v2(image_size)
+    random.seed(seed)
+    torch.manual_seed(seed)
+    n_pil = min(bs, 64) * max(1, batches // 2)
+    start = time.perf_counter()
+    for i in tqdm(range(n_pil), desc="PIL MoCo-v2", disable=not progress):
+        pil = Image.fromarray(images[i % bs])
+        transform(pil), transform(pil)
+    pil_pairs_per_s = n_pil / (time.perf_counter() - start)
+
+    # (b) batched pipeline with BG_Swaps, from the same decoded images.
+    pipe: ViewPipeline = build_pipeline("moco_v2", "bg_swaps", image_size=image_size)
+    batch = MaskedImages(
+        images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+        masks=torch.from_numpy(masks)[:, None].to(torch.uint8).mul_(255),
+        backgrounds=torch.from_numpy(backgrounds).permute(0, 3, 1, 2).contiguous(),
+        has_background=torch.from_numpy(has_bg),
+    ).to(dev)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(seed)
+    pipe(batch, generator)  # warm-up (allocations, CUDA kernels)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    pipe.profile = True
+    pipe.timings.clear()
+    start = time.perf_counter()
+    for _ in tqdm(range(batches), desc="batched MoCo-v2 + BG_Swaps", disable=not progress):
+        pipe(batch, generator)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elapsed = time.perf_counter() - start
+    batched_pairs_per_s = bs * batches / elapsed
+    total = pipe.timings["total"]
+    stages = {k: round(v / total, 4) for k, v in sorted(pipe.timings.items()) if k != "total"}
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_threads_torch": torch.get_num_threads(),
+        "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
+        "image_size": image_size,
+        "load_size": load_size,
+        "batch_size": bs,
+        "pil_pairs_per_s": round(pil_pairs_per_s, 1),
+        "batched_pairs_per_s": round(batched_pairs_per_s, 1),
+        "stage_share": stages,
+        "compositing_share": stages.get("compositing", 0.0),
+        "ratio_batched_over_pil": round(batched_pairs_per_s / pil_pairs_per_s, 2),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument("--image-size", type=int, default=224, help="view size (default 224)")
+    parser.add_argument("--load-size", type=int, default=256, help="decoded image size (default 256)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default 256 on CUDA, 64 on CPU)")
+    parser.add_argument("--batches", type=int, default=4, help="timed batches (default 4)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    for name in ("image_size", "load_size", "batches"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.batch_size is not None and args.batch_size < 2:
+        raise ValueError("--batch-size must be >= 2")
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but CUDA is not available")
+    result = run_bench(
+        image_size=args.image_size,
+        load_size=args.load_size,
+        batch_size=args.batch_size,
+        batches=args.batches,
+        device=args.device,
+        seed=args.seed,
+    )
+    if args.json:
+        atomic_write_json(args.json, result)
+    print(f"device: {result['device']}  batch: {result['batch_size']}  views: {result['image_size']} px")
+    print(f"(a) torchvision PIL MoCo-v2:      {result['pil_pairs_per_s']:.1f} pairs/s")
+    print(f"(b) batched MoCo-v2 + BG_Swaps:   {result['batched_pairs_per_s']:.1f} pairs/s")
+    print(f"background compositing share of (b): {100 * result['compositing_share']:.2f}%")
+    print(f"ratio b/a: {result['ratio_batched_over_pil']:.2f}")
+    return 0
