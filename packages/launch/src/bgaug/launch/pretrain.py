@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,12 @@ def pretrain(
     name: str | None = None,
     max_failures: int = 3,
     resume: bool = False,
+    loop: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run (or continue) a pretraining run in ``out``; return ``run.json``'s content."""
+    """Run (or continue) a pretraining run in ``out``; return ``run.json``'s content.
+
+    ``loop`` replaces the Ray workers' loop (``worker.train_worker``; tests wrap it to inject faults).
+    """
     from bgaug.launch.session import LocalSession
     from bgaug.launch.worker import run_training, train_worker
 
@@ -205,7 +210,7 @@ def pretrain(
         name = name or out.name
         connect(address)
         ray_run = fit_with_ray(
-            train_worker,
+            loop or train_worker,
             {"config": config.to_dict()},
             num_workers=workers,
             storage=storage,

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bgaug.core.io import load_checkpoint
 from bgaug.launch.config import PretrainConfig
 from bgaug.launch.data import EpochBatches, open_dataset
 from bgaug.launch.session import Session, TrainSession, TuneSession
@@ -122,7 +123,7 @@ def run_training(
     monitor = KnnMonitor.from_config(config, device) if session.rank == 0 else None
 
     def on_epoch_end(epoch: int, trained: nn.Module, metrics: Mapping[str, float]) -> dict[str, float]:
-        extra = {"epoch": float(epoch + 1)}
+        extra = {"epoch": float(epoch + 1), "resumed_from_step": float(resumed_from)}
         if monitor is not None and (epoch + 1) % config.checkpoint_every == 0:
             extra.update(monitor(trained.backbone))  # type: ignore[arg-type]
         return extra
@@ -131,7 +132,11 @@ def run_training(
         session.report(dict(metrics), path)
 
     last = out_dir / "checkpoints" / "last.pt"
-    session.restore(last)  # a Ray session fetches the latest reported checkpoint, if there is one
+    # A Ray session fetches the latest reported checkpoint, if there is one; where this attempt
+    # started is reported with every epoch so a restart or resume is visible in the results.
+    resumed_from = 0
+    if session.restore(last):
+        resumed_from = int(load_checkpoint(last).get("global_step", 0))
     train_config = build_train_config(config, batches.steps_per_epoch, device, main=session.rank == 0)
     result = train(
         method,

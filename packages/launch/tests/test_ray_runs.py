@@ -1,0 +1,133 @@
+"""Ray Train / Ray Tune end to end on the synthetic benchmark (one local Ray instance, 2 CPUs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from bgaug.core.backbones import load_backbone
+from bgaug.core.io import load_checkpoint
+from bgaug.launch.config import PretrainConfig
+from bgaug.launch.pretrain import pretrain
+
+from .conftest import tiny_config
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    from bgaug.launch.cluster import connect
+
+    # The flaky loop below must travel to the workers by value (this test module is not importable there).
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    connect(num_cpus=2, trial_slots=2)
+    yield
+    ray.shutdown()
+
+
+def flaky_loop(loop_config: dict[str, Any]) -> None:
+    """The real worker loop; rank 1 raises once, right after the first checkpoint is reported."""
+    import ray.train
+
+    from bgaug.launch import session, worker
+
+    marks = Path(loop_config["marks"])
+    rank = ray.train.get_context().get_world_rank()
+    attempt = len(list(marks.glob(f"attempt-rank{rank}-*")))
+    restored = ray.train.get_checkpoint() is not None
+    (marks / f"attempt-rank{rank}-{attempt}-restored{int(restored)}").touch()
+    report = session.TrainSession.report
+
+    def report_then_fail(
+        self: session.TrainSession, metrics: dict[str, Any], checkpoint: Path | None
+    ) -> None:
+        report(self, metrics, checkpoint)
+        if self.rank == 1 and not (marks / "failed").exists():
+            (marks / "failed").touch()
+            raise RuntimeError("injected worker failure")
+
+    session.TrainSession.report = report_then_fail  # type: ignore[method-assign]
+    worker.train_worker(loop_config)
+
+
+def _with_marks(marks: Path) -> Any:
+    def loop(loop_config: dict[str, Any]) -> None:
+        flaky_loop({**loop_config, "marks": str(marks)})
+
+    return loop
+
+
+@pytest.mark.slow
+def test_two_workers_restart_after_a_failure_and_finish(
+    ray_session: None, synth_root: Path, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    config = PretrainConfig.from_dict(tiny_config(synth_root))
+    out = tmp_path / "run"
+    run = pretrain(config, out, workers=2, max_failures=1, loop=_with_marks(marks))
+
+    assert (marks / "failed").exists()
+    attempts = sorted(p.name for p in marks.glob("attempt-rank0-*"))
+    assert attempts == ["attempt-rank0-0-restored0", "attempt-rank0-1-restored1"]
+    assert run["metrics"]["epoch"] == 2.0
+    assert run["metrics"]["resumed_from_step"] == 2.0  # the restarted group went on from epoch 1
+    assert 0.0 <= run["metrics"]["knn_top1"] <= 100.0
+    state = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert state["global_step"] == 2 * 2  # 16 images / batch 8 = 2 steps x 2 epochs
+    backbone, meta = load_backbone(out / "backbone.pt")
+    assert meta["arch"] == "resnet10"
+    assert backbone(torch.rand(1, 3, 32, 32)).shape == (1, 512)
+    assert json.loads((out / "run.json").read_text())["checkpoint"]
+
+
+@pytest.mark.slow
+def test_resume_continues_an_interrupted_run(ray_session: None, synth_root: Path, tmp_path: Path) -> None:
+    from bgaug.launch.cli import main
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    config = PretrainConfig.from_dict(tiny_config(synth_root))
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="training failed"):
+        pretrain(config, out, workers=2, max_failures=0, loop=_with_marks(marks))
+    assert not (out / "backbone.pt").exists()
+
+    assert main(["pretrain", "--resume", str(out), "--workers", "2", "--json", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["metrics"]["epoch"] == 2.0
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["global_step"] == 4
+    assert result["metrics"]["resumed_from_step"] == 2.0  # went on from epoch 1's checkpoint
+    load_backbone(out / "backbone.pt")
+
+
+@pytest.mark.slow
+def test_sweep_writes_table_heatmap_and_best_config(
+    ray_session: None, synth_root: Path, tmp_path: Path
+) -> None:
+    from bgaug.launch.config import load_config
+    from bgaug.launch.sweep import SweepOptions, sweep
+
+    base = PretrainConfig.from_dict(tiny_config(synth_root))
+    grid = {"p_pos": [0.1, 0.3], "p_neg": [0.1, 0.3]}
+    out = tmp_path / "sweep"
+    rows = sweep(base, grid, out, SweepOptions(scheduler="asha", max_concurrent_trials=2))
+
+    assert len(rows) == 4
+    assert {(r["grid"]["p_pos"], r["grid"]["p_neg"]) for r in rows} == {
+        (a, b) for a in (0.1, 0.3) for b in (0.1, 0.3)
+    }
+    assert all(r["status"] == "OK" and r["final"] is not None for r in rows), rows
+    csv = (out / "results.csv").read_text().splitlines()
+    assert csv[0].startswith("p_pos,p_neg,status") and len(csv) == 5
+    assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    best = PretrainConfig.from_dict(load_config(out / "best_config.json"))
+    assert (best.p_pos, best.p_neg) in {(r["grid"]["p_pos"], r["grid"]["p_neg"]) for r in rows}
+    assert best.epochs == base.epochs and best.data == base.data
