@@ -54,6 +54,7 @@ class ScriptedLogits(nn.Module):
         self.position = 0
         self.preprocess = Preprocess(resize=crop, crop=crop)
         self.anchor = nn.Parameter(torch.zeros(()))
+        self.head = nn.Linear(1, rows.shape[1])  # only tells the suites the number of logits
 
     def forward(self, images: Tensor) -> Tensor:
         out = self.rows[self.position : self.position + len(images)]
@@ -82,9 +83,9 @@ def tiny_classifier() -> Callable[[int], Classifier]:
     """A randomly initialised slim ResNet-10 (small stem) with a K-way head, 16 px inputs."""
     from bgaug.core.backbones import build_resnet
 
-    def make(classes: int, seed: int = 0) -> Classifier:
+    def make(classes: int, seed: int = 0, crop: int = 16) -> Classifier:
         torch.manual_seed(seed)
         backbone = build_resnet("resnet10_w16", small_stem=True)
-        return Classifier(backbone, nn.Linear(128, classes), Preprocess(resize=16, crop=16)).eval()
+        return Classifier(backbone, nn.Linear(128, classes), Preprocess(resize=crop, crop=crop)).eval()
 
     return make

@@ -26,7 +26,9 @@ def test_ten_percent_split_has_128116_files(shared_data: Path) -> None:
 def test_split_items_resolve_under_train_tree_and_take_imagenet_labels(tmp_path: Path, write_images) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "split.txt").write_text("n01440764_1.png\nn01443537_7.png\n\n")
     write_images(tmp_path / "train" / "n01440764", 1, name="n01440764_{}.png")
-    (tmp_path / "train" / "n01440764" / "n01440764_0.png").rename(tmp_path / "train" / "n01440764" / "n01440764_1.png")
+    (tmp_path / "train" / "n01440764" / "n01440764_0.png").rename(
+        tmp_path / "train" / "n01440764" / "n01440764_1.png"
+    )
     write_images(tmp_path / "train" / "n01443537", 1, name="n01443537_7.png")
     items = split_items(tmp_path / "split.txt", tmp_path / "train")
     assert [i.label for i in items] == [0, 1]

@@ -52,4 +52,6 @@ def test_cue_conflict_groups(shared_data: Path) -> None:
     groups = tables.cue_conflict_groups()
     assert len(groups) == 16
     assert {k: list(v) for k, v in groups.items()} == _ref(shared_data, "cue_conflict_16class_indices.json")
-    assert sorted(p.name for p in (shared_data / "cue-conflict-sample").iterdir() if p.is_dir()) == list(groups)
+    assert sorted(p.name for p in (shared_data / "cue-conflict-sample").iterdir() if p.is_dir()) == list(
+        groups
+    )

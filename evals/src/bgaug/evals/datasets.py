@@ -134,14 +134,14 @@ class ImageListDataset(Dataset[Sample]):
             return torch.zeros(3, crop, crop), item.label, False, index
         if self.prepare is not None:
             array = self.prepare(array, item)
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+        tensor = torch.from_numpy(np.require(array, requirements=["C", "W"])).permute(2, 0, 1)
         if self.transform is not None:
             tensor = self.transform(tensor)
         else:
             tensor = resize_center_crop(tensor, self.preprocess.resize, crop)
         if self.corrupt is not None:
             corrupted = self.corrupt(tensor.permute(1, 2, 0).numpy(), index)
-            tensor = torch.from_numpy(np.ascontiguousarray(corrupted)).permute(2, 0, 1)
+            tensor = torch.from_numpy(np.require(corrupted, requirements=["C", "W"])).permute(2, 0, 1)
         return tensor.float().div_(255.0), item.label, True, index
 
 

@@ -35,6 +35,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 STANDARD: tuple[str, ...] = tuple(c for k, v in CATEGORIES.items() if k != "extra" for c in v)
 SEVERITIES = (1, 2, 3, 4, 5)
+MIN_SIDE = 32
+"""imagecorruptions refuses smaller images."""
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -151,6 +153,11 @@ def evaluate_on_the_fly(
     for s in severities:
         if s not in SEVERITIES:
             raise ValueError(f"severity must be in 1..5, got {s}")
+    crop = preprocess_of(model).crop
+    if crop < MIN_SIDE:
+        raise ValueError(
+            f"imagecorruptions needs images of at least {MIN_SIDE} px; the classifier crops {crop} px"
+        )
     items: list[LabelledImage]
     items, labelling = labelled_by_wnid_or_folder(root, num_logits(model))
     if limit is not None:
