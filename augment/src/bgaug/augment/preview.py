@@ -41,7 +41,8 @@ def _fit(tile: np.ndarray, size: int) -> np.ndarray:
     h, w = tile.shape[:2]
     ys = np.arange(size) * h // size
     xs = np.arange(size) * w // size
-    return tile[ys][:, xs]
+    out: np.ndarray = tile[ys][:, xs]
+    return out
 
 
 def preview_grid(batch: MaskedImages, views: ViewBatch, cell: int) -> np.ndarray:

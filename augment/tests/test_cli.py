@@ -1,0 +1,60 @@
+"""The ``python -m bgaug.augment`` commands: help, bad input, preview and a tiny bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bgaug.augment.cli import main
+from bgaug.core.io import load_image, save_png
+
+
+def _folder(root: Path, n: int = 3, size: int = 40) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    images, masks = root / "images" / "c0", root / "masks" / "c0"
+    for i in range(n):
+        image = rng.integers(0, 255, (size, size + 8, 3), dtype=np.uint8)
+        mask = np.zeros((size, size + 8), dtype=bool)
+        mask[10:30, 12:34] = True
+        save_png(images / f"{i}.png", image)
+        save_png(masks / f"{i}.png", mask)
+    return root / "images", root / "masks"
+
+
+@pytest.mark.parametrize("command", ["preview", "bench"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "--json" in capsys.readouterr().out or command == "preview"
+
+
+def test_preview_writes_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "grid.png"
+    args = ["preview", "--images", str(images), "--masks", str(masks), "--out", str(out)]
+    assert main([*args, "--image-size", "32", "--load-size", "32"]) == 0
+    grid = load_image(out)
+    assert grid.shape == (3 * 34 + 2, 5 * 34 + 2, 3)  # 3 rows; input, mask, q, k+, negative
+    assert "matched_negatives=3" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images, _ = _folder(tmp_path)
+    code = main(["preview", "--images", str(images), "--masks", str(tmp_path / "nope"), "--out", "g.png"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "mask folder not found" in err and len(err.splitlines()) == 1
+    assert main(["bench", "--batches", "0"]) == 2
+
+
+def test_tiny_bench_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--image-size", "32", "--load-size", "40", "--batch-size", "4", "--batches", "1"]
+    assert main([*args, "--device", "cpu", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["batched_pairs_per_s"] > 0 and result["pil_pairs_per_s"] > 0
+    assert 0 <= result["compositing_share"] <= 1
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("ratio b/a:")
