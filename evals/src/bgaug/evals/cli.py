@@ -194,13 +194,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         atomic_write_json(args.json, results)
     for name, entry in results["suites"].items():
         if entry["status"] == "ok":
-            value = entry.get("top1", entry.get("shape_bias", entry.get("mean", entry.get("bg_gap"))))
-            shown = f"{value:.2f}" if isinstance(value, float) else "done"
-            print(f"{name}: {shown}")
+            print(f"{name}: {_headline(entry)}")
         else:
             print(f"{name}: {entry['status']}: {entry['reason']}")
     print(f"results: {config.out / 'results.json'}")
     return 1 if results["failed"] else 0
+
+
+def _headline(entry: dict[str, Any]) -> str:
+    """One line per evaluated suite for the terminal; results.json holds everything."""
+    if "variants" in entry:
+        parts = [f"{k} {v['top1']:.2f}" for k, v in entry["variants"].items()]
+        if "bg_gap" in entry:
+            parts.append(f"BG-Gap {entry['bg_gap']:.2f}")
+        return "top-1 " + ", ".join(parts)
+    if "shape_bias" in entry:
+        return f"shape bias {entry['shape_bias']:.3f}"
+    if "mean" in entry:
+        return "mean top-1 " + ("-" if entry["mean"] is None else f"{entry['mean']:.2f}")
+    return f"top-1 {entry['top1']:.2f}"
 
 
 def _backbone(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
