@@ -18,6 +18,8 @@ Failed trials are listed with their error, never dropped; the command exits 1 if
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -217,16 +219,17 @@ def best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
 
 
 def write_table(out: Path, rows: list[dict[str, Any]]) -> None:
+    """``results.json`` and ``results.csv``: one row per trial, failed ones included."""
     atomic_write_json(out / "results.json", rows)
     keys = list(rows[0]["grid"]) if rows else []
-    header = [*keys, "status", "epochs", "final", "best", "error"]
-    lines = [",".join(header)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*keys, "status", "epochs", "final", "best", "error"])
     for r in rows:
-        cells = [*(r["grid"][k] for k in keys), r["status"], r["epochs"], r["final"], r["best"], r["error"]]
-        lines.append(
-            ",".join("" if c is None else json.dumps(c) if isinstance(c, str) else str(c) for c in cells)
+        writer.writerow(
+            [*(r["grid"][k] for k in keys), r["status"], r["epochs"], r["final"], r["best"], r["error"]]
         )
-    atomic_write_text(out / "results.csv", "\n".join(lines) + "\n")
+    atomic_write_text(out / "results.csv", buffer.getvalue())
 
 
 def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric: str) -> None:
@@ -255,8 +258,9 @@ def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     for i in range(len(ys)):
         for j in range(len(xs)):
-            text = "failed" if np.isnan(values[i, j]) else f"{values[i, j]:.2f}"
-            ax.text(j, i, text, ha="center", va="center", color="white", fontsize=9)
+            missing = bool(np.isnan(values[i, j]))
+            text = "no result" if missing else f"{values[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", color="black" if missing else "white", fontsize=9)
     ax.set_yticks(range(len(ys)), [str(y) for y in ys])
     ax.set_xticks(range(len(xs)), [str(x) for x in xs] if x_key else [""])
     ax.set_ylabel(y_key)

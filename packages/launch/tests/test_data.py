@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from bgaug.core.interfaces import MaskedImages, ViewBatch
+from bgaug.launch.data import EpochBatches, is_mask_bank, open_masks
+
+
+class _Indices(Dataset[int]):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+def _collate(samples: list[int]) -> MaskedImages:
+    b = len(samples)
+    return MaskedImages(torch.zeros(b, 3, 4, 4), torch.ones(b, 1, 4, 4), index=torch.tensor(samples))
+
+
+class _Recorder:
+    """A stand-in view pipeline: one view carrying a random draw, so the generator is observable."""
+
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+
+    def __call__(self, batch: MaskedImages, generator: torch.Generator) -> ViewBatch:
+        assert batch.index is not None
+        draw = torch.rand(1, generator=generator).item()
+        views = batch.images + draw
+        return ViewBatch(views=(views,), n_global=1, labels=batch.index)
+
+
+def _batches(rank: int, world: int, augment: Any = None, n: int = 20) -> EpochBatches:
+    return EpochBatches(
+        _Indices(n),
+        augment or _Recorder(),
+        batch_size=3,
+        rank=rank,
+        world_size=world,
+        seed=7,
+        device=torch.device("cpu"),
+        collate=_collate,
+    )
+
+
+def _seen(batches: EpochBatches, epoch: int, start: int = 0) -> list[list[int]]:
+    return [vb.labels.tolist() for vb in batches(epoch, start) if vb.labels is not None]
+
+
+def test_ranks_see_disjoint_shards_and_full_batches() -> None:
+    shards = [_seen(_batches(rank, 2), epoch=0) for rank in range(2)]
+    flat = [i for shard in shards for batch in shard for i in batch]
+    assert all(len(b) == 3 for shard in shards for b in shard)
+    assert len(flat) == len(set(flat)) == 2 * 3 * 3  # 10 per rank -> 3 full batches each
+    assert _batches(0, 2).steps_per_epoch == 3
+
+
+def test_epochs_reshuffle_and_resume_repeats_the_same_views() -> None:
+    batches = _batches(0, 1)
+    assert _seen(batches, 0) != _seen(batches, 1)
+    full = [vb.views[0][0, 0, 0, 0].item() for vb in batches(1, 0)]
+    resumed = [vb.views[0][0, 0, 0, 0].item() for vb in batches(1, 2)]
+    assert resumed == full[2:]
+    assert _seen(batches, 1, 2) == _seen(batches, 1)[2:]
+
+
+def test_set_epoch_reaches_the_pipeline() -> None:
+    recorder = _Recorder()
+    list(_batches(0, 1, recorder)(3, 0))
+    assert recorder.epochs == [3]
+
+
+def test_too_small_a_dataset_is_refused() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        _batches(0, 2, n=4)
+
+
+def test_masks_argument_accepts_a_bank_or_a_folder(synth_root: Path, tmp_path: Path) -> None:
+    from bgaug.core.data import FolderMaskBank
+
+    folder = synth_root / "masks" / "pretrain"
+    assert not is_mask_bank(folder)
+    assert isinstance(open_masks(str(synth_root / "pretrain"), str(folder)), FolderMaskBank)
+    (tmp_path / "bank").mkdir()
+    (tmp_path / "bank" / "manifest.json").write_text(json.dumps({"entries": []}))
+    assert is_mask_bank(tmp_path / "bank")
+    assert open_masks(str(synth_root / "pretrain"), None) is None
+    with pytest.raises(FileNotFoundError):
+        open_masks(str(synth_root / "pretrain"), str(tmp_path / "none"))
