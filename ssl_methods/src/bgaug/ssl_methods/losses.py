@@ -1,0 +1,94 @@
+"""The methods' losses as pure functions of embeddings (each tested on its own)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def moco_logits(
+    query: Tensor, key: Tensor, queue: Tensor, extra_negative: Tensor | None, temperature: float
+) -> Tensor:
+    """MoCo logits: column 0 the positive, then the extra (matched) negative if given, then the queue.
+
+    ``query``/``key``/``extra_negative`` (B, D) and ``queue`` (K, D) are L2-normalised.
+    """
+    columns = [(query * key).sum(dim=1, keepdim=True)]
+    if extra_negative is not None:
+        columns.append((query * extra_negative).sum(dim=1, keepdim=True))
+    columns.append(query @ queue.t())
+    return torch.cat(columns, dim=1) / temperature
+
+
+def info_nce(logits: Tensor) -> Tensor:
+    """Cross-entropy with the positive in column 0."""
+    return F.cross_entropy(
+        logits.float(), torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+    )
+
+
+def byol_regression(prediction: Tensor, target: Tensor) -> Tensor:
+    """BYOL's normalised MSE, 2 - 2 cos(p, z), averaged over the batch."""
+    p = F.normalize(prediction.float(), dim=1)
+    z = F.normalize(target.float(), dim=1)
+    return (2 - 2 * (p * z).sum(dim=1)).mean()
+
+
+def byol_loss(predictions: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor]) -> Tensor:
+    """Symmetrised BYOL loss: view 1's prediction against view 2's target, and the reverse."""
+    return byol_regression(predictions[0], targets[1]) + byol_regression(predictions[1], targets[0])
+
+
+@torch.no_grad()
+def sinkhorn(scores: Tensor, epsilon: float = 0.05, iterations: int = 3) -> Tensor:
+    """SwAV's Sinkhorn-Knopp codes: (B, K) scores -> (B, K) soft assignments, rows summing to 1.
+
+    Alternately normalises prototypes to mass 1/K and samples to mass 1/B, so that with enough
+    iterations every prototype receives B/K of the batch (equipartition).
+    """
+    s = scores.float() / epsilon
+    q = torch.exp(s - s.max()).t()  # (K, B); the shift cancels in the first normalisation
+    q /= q.sum()
+    k, b = q.shape
+    for _ in range(iterations):
+        q /= q.sum(dim=1, keepdim=True)
+        q /= k
+        q /= q.sum(dim=0, keepdim=True)
+        q /= b
+    return (q * b).t()
+
+
+def swapped_prediction(codes: Tensor, scores: Tensor, temperature: float) -> Tensor:
+    """Cross-entropy between the codes of one view and the prototype softmax of another."""
+    return -(codes * F.log_softmax(scores.float() / temperature, dim=1)).sum(dim=1).mean()
+
+
+def swav_loss(scores: list[Tensor], codes: list[Tensor], temperature: float) -> Tensor:
+    """Swapped prediction over all crops: the codes of global crop i predict every other crop.
+
+    ``scores``: per crop (B, K) prototype scores (global crops first); ``codes``: per global crop.
+    """
+    if len(scores) < 2:
+        raise ValueError("SwAV needs at least two crops")
+    total = scores[0].new_zeros((), dtype=torch.float32)
+    for i, q in enumerate(codes):
+        others = [swapped_prediction(q, s, temperature) for v, s in enumerate(scores) if v != i]
+        total = total + torch.stack(others).mean()
+    return total / len(codes)
+
+
+def nt_xent(z1: Tensor, z2: Tensor, extra_negatives: Tensor | None, temperature: float) -> Tensor:
+    """SimCLR's NT-Xent over 2B anchors; ``extra_negatives`` (M, D) join every anchor's negatives.
+
+    Inputs are L2-normalised. Each anchor scores its positive against 2B - 2 in-batch negatives and
+    the M extra ones (BG_Swaps' matched negatives).
+    """
+    b = z1.shape[0]
+    anchors = torch.cat([z1, z2], dim=0).float()
+    candidates = anchors if extra_negatives is None else torch.cat([anchors, extra_negatives.float()], 0)
+    logits = anchors @ candidates.t() / temperature
+    self_mask = torch.eye(2 * b, candidates.shape[0], dtype=torch.bool, device=logits.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    targets = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(logits.device)
+    return F.cross_entropy(logits, targets)

@@ -1,0 +1,139 @@
+"""Optimisers (SGD, LARS) with bias / norm exclusions, and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+
+def param_groups(
+    model: nn.Module, weight_decay: float, *, exclude_bias_and_norm: bool = True
+) -> list[dict[str, Any]]:
+    """Trainable parameters split into a decayed group and (optionally) an excluded one.
+
+    Biases and normalisation weights (every parameter with ndim <= 1) get no weight decay and no LARS
+    adaptation, as in Goyal et al. (2017) and BYOL / SwAV.
+    """
+    decay: list[nn.Parameter] = []
+    excluded: list[nn.Parameter] = []
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        (excluded if exclude_bias_and_norm and p.ndim <= 1 else decay).append(p)
+    groups: list[dict[str, Any]] = [{"params": decay, "weight_decay": weight_decay, "lars_adapt": True}]
+    if excluded:
+        groups.append({"params": excluded, "weight_decay": 0.0, "lars_adapt": False})
+    return groups
+
+
+class LARS(Optimizer):
+    """Layer-wise adaptive rate scaling (You et al., 2017) on top of SGD with momentum.
+
+    Hand-written because torch ships no LARS. Per parameter tensor: ``u = g + wd * w``; if the group
+    adapts, ``u *= eta * ||w|| / ||u||`` (1 where either norm is 0); then ``v = m * v + u`` and
+    ``w -= lr * v``. Groups with ``lars_adapt=False`` (biases, norms) are plain SGD with momentum.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        eta: float = 0.001,
+    ):
+        if lr < 0 or momentum < 0 or weight_decay < 0 or eta <= 0:
+            raise ValueError(f"bad LARS settings: lr={lr}, momentum={momentum}, wd={weight_decay}, eta={eta}")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "eta": eta,
+            "lars_adapt": True,
+        }
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                update = (
+                    p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad.clone()
+                )
+                if group["lars_adapt"]:
+                    w_norm = torch.linalg.vector_norm(p)
+                    u_norm = torch.linalg.vector_norm(update)
+                    ratio = torch.where(
+                        (w_norm > 0) & (u_norm > 0), group["eta"] * w_norm / u_norm, torch.ones_like(w_norm)
+                    )
+                    update.mul_(ratio)
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = update
+                else:
+                    state["momentum_buffer"].mul_(group["momentum"]).add_(update)
+                p.add_(state["momentum_buffer"], alpha=-group["lr"])
+        return loss
+
+
+def build_optimizer(
+    model: nn.Module,
+    name: str,
+    *,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    exclude_bias_and_norm: bool = True,
+    lars_eta: float = 0.001,
+) -> Optimizer:
+    groups = param_groups(model, weight_decay, exclude_bias_and_norm=exclude_bias_and_norm)
+    if not groups[0]["params"] and len(groups) == 1:
+        raise ValueError("the model has no trainable parameters")
+    if name == "sgd":
+        # torch's SGD ignores the extra "lars_adapt" key.
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "lars":
+        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, eta=lars_eta)
+    raise ValueError(f"optimizer must be 'sgd' or 'lars', got {name!r}")
+
+
+def learning_rate(
+    step: int,
+    *,
+    peak_lr: float,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_epochs: float = 0.0,
+    schedule: str = "cosine",
+    milestones: Sequence[int] = (),
+    decay: float = 0.1,
+    final_fraction: float = 0.0,
+) -> float:
+    """The learning rate for (0-based) optimiser step ``step``.
+
+    Linear warm-up from ~0 to ``peak_lr`` over ``warmup_epochs``, then either cosine decay to
+    ``final_fraction * peak_lr`` at the end, or multiplication by ``decay`` at each milestone epoch.
+    """
+    total = steps_per_epoch * epochs
+    warmup = round(warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return peak_lr * (step + 1) / warmup
+    if schedule == "cosine":
+        progress = (step - warmup) / max(total - warmup, 1)
+        floor = final_fraction * peak_lr
+        return floor + (peak_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    if schedule == "step":
+        epoch = step // steps_per_epoch
+        return peak_lr * decay ** sum(1 for m in milestones if epoch >= m)
+    raise ValueError(f"schedule must be 'cosine' or 'step', got {schedule!r}")

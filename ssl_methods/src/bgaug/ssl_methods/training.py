@@ -1,0 +1,480 @@
+"""The single-process, device-agnostic training loop.
+
+``train(method, batches, config, out_dir)`` runs ``config.epochs x config.steps_per_epoch`` optimiser
+steps. ``batches(epoch, start_step)`` returns the epoch's ``ViewBatch``es from batch ``start_step``
+on; a provider that draws its augmentations from ``torch_generator(seed, "aug", epoch, step)`` makes
+a resumed run see exactly the batches it would have seen.
+
+Files under ``out_dir``::
+
+    checkpoints/last.pt            latest good state (atomic; torch.load(..., weights_only=True))
+    checkpoints/step_00000100.pt   step-numbered copies when keep_checkpoints is set
+    metrics.jsonl                  one JSON object per logged step and per epoch end
+    backbone.pt                    the trained backbone (core.backbones.save_backbone format)
+
+A non-finite loss or gradient stops training with ``TrainingDivergedError`` before the optimiser
+touches the weights, so ``last.pt`` always holds the last good state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from bgaug.core.backbones import save_backbone
+from bgaug.core.config import check_choice, check_positive, config_from_dict, config_to_dict
+from bgaug.core.interfaces import TrainProgress, ViewBatch
+from bgaug.core.io import atomic_write_text, load_checkpoint, save_checkpoint
+from bgaug.core.seeding import spawn_seed
+from bgaug.ssl_methods.methods.base import Method
+from bgaug.ssl_methods.optim import build_optimizer, learning_rate
+
+CHECKPOINT_FORMAT = "bgaug-ssl-train/1"
+BatchProvider = Callable[[int, int], Iterable[ViewBatch]]
+
+# Fields that may change between a run and its resumption; every other field must match.
+_RESUMABLE_CHANGES = frozenset(
+    {"device", "checkpoint_every", "keep_checkpoints", "log_every", "progress_bar", "tensorboard", "compile"}
+)
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or a gradient became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping settings (paper recipes: ``bgaug.ssl_methods.recipes``).
+
+    The peak learning rate is ``base_lr * batch_size / 256`` (linear scaling rule). ``batch_size``
+    is the global batch the provider yields (all workers together under DDP).
+    """
+
+    epochs: int = 200
+    steps_per_epoch: int = 1
+    batch_size: int = 256
+    base_lr: float = 0.03
+    optimizer: str = "sgd"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    lars_eta: float = 0.001
+    exclude_bias_and_norm: bool = True
+    """No weight decay (and no LARS adaptation) for biases and normalisation weights."""
+    warmup_epochs: float = 0.0
+    schedule: str = "cosine"
+    milestones: tuple[int, ...] = (30, 60, 80)
+    """Epochs at which the step schedule multiplies the rate by ``lr_decay``."""
+    lr_decay: float = 0.1
+    final_lr_fraction: float = 0.0
+    amp: bool = False
+    amp_dtype: str = "bfloat16"
+    """``bfloat16`` (any device) or ``float16`` (CUDA, with a gradient scaler)."""
+    channels_last: bool = False
+    compile: bool = False
+    checkpoint_every: int = 0
+    """Write ``last.pt`` every this many steps (0: at each epoch end only; always at the end)."""
+    keep_checkpoints: bool = False
+    log_every: int = 1
+    seed: int = 0
+    device: str = "cpu"
+    """``cpu``, ``cuda``, ``cuda:1``, ``mps`` or ``auto`` (CUDA when available)."""
+    progress_bar: bool = True
+    tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps_per_epoch", "batch_size", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            check_positive(name, value)
+        check_positive("base_lr", self.base_lr)
+        check_choice("optimizer", self.optimizer, ("sgd", "lars"))
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("momentum", self.momentum, allow_zero=True)
+        check_positive("lars_eta", self.lars_eta)
+        check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
+        check_choice("schedule", self.schedule, ("cosine", "step"))
+        if any(m <= 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
+            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones!r}")
+        check_positive("lr_decay", self.lr_decay)
+        check_positive("final_lr_fraction", self.final_lr_fraction, allow_zero=True)
+        check_choice("amp_dtype", self.amp_dtype, ("bfloat16", "float16"))
+        check_positive("checkpoint_every", self.checkpoint_every, allow_zero=True)
+        check_positive("seed", self.seed, allow_zero=True)
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ValueError(f"device must be cpu, cuda[:N], mps or auto, got {self.device!r}") from None
+
+    @property
+    def peak_lr(self) -> float:
+        return self.base_lr * self.batch_size / 256
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def lr_at(self, step: int) -> float:
+        return learning_rate(
+            step,
+            peak_lr=self.peak_lr,
+            steps_per_epoch=self.steps_per_epoch,
+            epochs=self.epochs,
+            warmup_epochs=self.warmup_epochs,
+            schedule=self.schedule,
+            milestones=self.milestones,
+            decay=self.lr_decay,
+            final_fraction=self.final_lr_fraction,
+        )
+
+
+@dataclass
+class TrainHooks:
+    """Optional callbacks for a distributed or monitored run (all default to doing nothing).
+
+    ``wrap_model(method)`` returns the module that runs the forward pass (e.g. DDP around it);
+    ``on_epoch_end(epoch, method, metrics)`` returns extra metrics to log (e.g. a kNN monitor);
+    ``on_checkpoint(path, metrics)`` runs after each atomic checkpoint write; only the process with
+    ``is_main_process`` writes files and shows a progress bar.
+    """
+
+    wrap_model: Callable[[nn.Module], nn.Module] | None = None
+    on_epoch_end: Callable[[int, Method, Mapping[str, float]], Mapping[str, float] | None] | None = None
+    on_checkpoint: Callable[[Path, Mapping[str, float]], None] | None = None
+    is_main_process: bool = True
+
+
+@dataclass
+class TrainResult:
+    global_step: int
+    losses: list[float] = field(default_factory=list)
+    """Loss of every step this call ran (not those before a resume)."""
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: Path | None = None
+    backbone: Path | None = None
+    metrics_path: Path | None = None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def batch_to(batch: ViewBatch, device: torch.device, channels_last: bool = False) -> ViewBatch:
+    """The batch on ``device`` (image tensors optionally in channels-last layout)."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def image(t: Tensor) -> Tensor:
+        return t.to(device, non_blocking=True).contiguous(memory_format=fmt)
+
+    def move(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.to(device, non_blocking=True)
+
+    return ViewBatch(
+        views=tuple(image(v) for v in batch.views),
+        n_global=batch.n_global,
+        matched_negatives=None if batch.matched_negatives is None else image(batch.matched_negatives),
+        matched_rows=move(batch.matched_rows),
+        labels=move(batch.labels),
+        rotations=move(batch.rotations),
+        stats=batch.stats,
+    )
+
+
+def _rng_state(device: torch.device) -> dict[str, Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def _all_finite(tensors: list[Tensor]) -> bool:
+    if not tensors:
+        return True
+    norms = torch._foreach_norm(tensors)
+    return bool(torch.isfinite(torch.stack([n.float() for n in norms])).all())
+
+
+def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
+    current = config_to_dict(config)
+    for f in fields(TrainConfig):
+        if f.name in _RESUMABLE_CHANGES:
+            continue
+        before, now = saved.get(f.name), current[f.name]
+        if isinstance(before, list | tuple):
+            before, now = list(before), list(now)
+        if before != now:
+            raise ValueError(f"cannot resume: {f.name} was {before!r} in the checkpoint, now {now!r}")
+
+
+def _trim_metrics(path: Path, last_step: int) -> None:
+    """Drop records logged after the checkpoint we resume from (they will be logged again)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            if int(json.loads(line).get("step", 0)) <= last_step:
+                kept.append(line)
+    atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+class _MetricsLog:
+    """Append-only JSONL (flushed per record) plus an optional TensorBoard writer."""
+
+    def __init__(self, path: Path, enabled: bool, tensorboard: bool):
+        self.path = path
+        self.enabled = enabled
+        self.writer: Any = None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ValueError("tensorboard=True but the tensorboard package is not installed") from None
+            self.writer = SummaryWriter(str(path.parent / "tensorboard"))
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.writer is not None:
+            step = int(record["step"])
+            for key, value in record.items():
+                if key not in ("step", "epoch") and isinstance(value, int | float):
+                    self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, initial=initial, disable=not enabled, desc="train", unit="step", dynamic_ncols=True
+    )
+
+
+def train(
+    method: Method,
+    batches: BatchProvider,
+    config: TrainConfig,
+    out_dir: str | os.PathLike[str],
+    hooks: TrainHooks | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train ``method`` (see the module docstring); returns what ran and where the files are.
+
+    ``resume=True`` continues from ``out_dir/checkpoints/last.pt`` when it exists (and starts fresh
+    otherwise); ``resume=False`` refuses to overwrite an existing run.
+    """
+    hooks = hooks or TrainHooks()
+    main = hooks.is_main_process
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    last_path = ckpt_dir / "last.pt"
+    metrics_path = out / "metrics.jsonl"
+    device = resolve_device(config.device)
+    if config.amp and config.amp_dtype == "float16" and device.type != "cuda":
+        raise ValueError("amp_dtype='float16' needs a CUDA device; use bfloat16")
+
+    method.to(device)
+    if config.channels_last:
+        method.to(memory_format=torch.channels_last)  # type: ignore[call-arg]
+    optimizer = build_optimizer(
+        method,
+        config.optimizer,
+        lr=config.peak_lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        exclude_bias_and_norm=config.exclude_bias_and_norm,
+        lars_eta=config.lars_eta,
+    )
+    use_scaler = config.amp and config.amp_dtype == "float16"
+    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+
+    global_step = 0
+    epoch_loss = [0.0, 0.0]  # running (sum, count) of this epoch's losses, checkpointed for exact resume
+    if last_path.exists() and not resume:
+        raise FileExistsError(f"{last_path} exists: pass resume=True to continue, or use another out_dir")
+    if resume and last_path.exists():
+        state = load_checkpoint(last_path, map_location=str(device))
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{last_path}: not a bgaug training checkpoint")
+        if state.get("method") != method.name:
+            raise ValueError(
+                f"cannot resume: checkpoint trained {state.get('method')!r}, not {method.name!r}"
+            )
+        _check_resumable(state["config"], config)
+        method.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if use_scaler and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"], device)
+        global_step = int(state["global_step"])
+        epoch_loss = [float(v) for v in state["epoch_loss"].tolist()]
+        if main:
+            _trim_metrics(metrics_path, global_step)
+    else:
+        torch.manual_seed(spawn_seed(config.seed, "train"))
+        if device.type == "cuda":
+            torch.cuda.manual_seed(spawn_seed(config.seed, "train", "cuda"))
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            if metrics_path.exists():
+                metrics_path.unlink()
+
+    model: nn.Module = hooks.wrap_model(method) if hooks.wrap_model else method
+    forward: Callable[[ViewBatch], Any] = torch.compile(model) if config.compile else model
+    method.train()
+    log = _MetricsLog(metrics_path, main, config.tensorboard)
+    params = [p for p in method.parameters() if p.requires_grad]
+    result = TrainResult(global_step=global_step, metrics_path=metrics_path if main else None)
+    autocast_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
+
+    def write_checkpoint(metrics: Mapping[str, float]) -> None:
+        if not main:
+            return
+        if not _all_finite([p.detach() for p in method.parameters()]):
+            raise TrainingDivergedError(
+                f"weights became non-finite by step {global_step}; kept the last good checkpoint {last_path}"
+            )
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "method": method.name,
+            "arch": method.arch,
+            "small_stem": method.small_stem,
+            "global_step": global_step,
+            "model": method.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": _rng_state(device),
+            "epoch_loss": torch.tensor(epoch_loss, dtype=torch.float64),
+            "config": config_to_dict(config),
+        }
+        if use_scaler:
+            state["scaler"] = scaler.state_dict()
+        save_checkpoint(state, last_path)
+        if config.keep_checkpoints:
+            save_checkpoint(state, ckpt_dir / f"step_{global_step:08d}.pt")
+        result.checkpoint = last_path
+        if hooks.on_checkpoint:
+            hooks.on_checkpoint(last_path, metrics)
+
+    bar = _progress(config.total_steps, global_step, main and config.progress_bar)
+    try:
+        while global_step < config.total_steps:
+            epoch, start = divmod(global_step, config.steps_per_epoch)
+            ran = start
+            for batch in _take(batches(epoch, start), config.steps_per_epoch - start):
+                lr = config.lr_at(global_step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                batch = batch_to(batch, device, config.channels_last)
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=config.amp):
+                    output = forward(batch)
+                loss = output.loss
+                loss_value = float(loss.detach())
+                where = f"epoch {epoch}, step {global_step + 1}"
+                if not math.isfinite(loss_value):
+                    raise TrainingDivergedError(
+                        f"loss is {loss_value} at {where}; stopped, last good checkpoint kept: {last_path}"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                grads = [p.grad for p in params if p.grad is not None]
+                if not use_scaler and not _all_finite(grads):
+                    raise TrainingDivergedError(
+                        f"non-finite gradient at {where}; stopped, last good checkpoint kept: {last_path}"
+                    )
+                scaler.step(optimizer)
+                scaler.update()
+                global_step += 1
+                ran += 1
+                method.on_step_end(TrainProgress(global_step, config.total_steps, epoch, config.epochs))
+                epoch_loss = [epoch_loss[0] + loss_value, epoch_loss[1] + 1]
+                result.losses.append(loss_value)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.3g}")
+                step_metrics = {"loss": loss_value, **{k: float(v) for k, v in output.metrics.items()}}
+                if global_step % config.log_every == 0:
+                    log.write({"epoch": epoch, "step": global_step, "lr": lr, **step_metrics})
+                end_of_epoch = ran == config.steps_per_epoch
+                if (
+                    config.checkpoint_every
+                    and global_step % config.checkpoint_every == 0
+                    and not end_of_epoch
+                ):
+                    write_checkpoint(step_metrics)
+            if ran < config.steps_per_epoch:
+                raise ValueError(
+                    f"batches({epoch}, {start}) yielded {ran - start} batches; "
+                    f"steps_per_epoch={config.steps_per_epoch} needs {config.steps_per_epoch - start}"
+                )
+            summary: dict[str, float] = {}
+            if epoch_loss[1]:
+                summary["epoch_loss"] = epoch_loss[0] / epoch_loss[1]
+            epoch_loss = [0.0, 0.0]
+            if hooks.on_epoch_end:
+                extra = hooks.on_epoch_end(epoch, method, summary)
+                summary.update({k: float(v) for k, v in (extra or {}).items()})
+                method.train()
+            log.write({"epoch": epoch, "step": global_step, "event": "epoch_end", **summary})
+            result.final_metrics = summary
+            write_checkpoint(summary)
+    finally:
+        bar.close()
+        log.close()
+
+    result.global_step = global_step
+    if main:
+        result.backbone = out / "backbone.pt"
+        save_backbone(
+            result.backbone,
+            method.backbone,
+            arch=method.arch,
+            small_stem=method.small_stem,
+            head=method.export_head,
+            meta={"method": method.name, "epochs": config.epochs, "config": config_to_dict(config)},
+        )
+        if result.checkpoint is None and last_path.exists():
+            result.checkpoint = last_path
+    return result
+
+
+def _take(items: Iterable[ViewBatch], n: int) -> Iterator[ViewBatch]:
+    if n <= 0:
+        return
+    for i, item in enumerate(items):
+        yield item
+        if i + 1 >= n:
+            return
+
+
+def load_train_config(data: Mapping[str, Any]) -> TrainConfig:
+    """A ``TrainConfig`` from a JSON mapping (unknown keys refused)."""
+    return config_from_dict(TrainConfig, data)

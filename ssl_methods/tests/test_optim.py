@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from bgaug.ssl_methods.optim import LARS, build_optimizer, learning_rate, param_groups
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+
+
+def test_bias_and_norm_are_excluded_from_decay_and_adaptation() -> None:
+    net = _net()
+    groups = param_groups(net, 1e-4)
+    decayed = {id(p) for p in groups[0]["params"]}
+    excluded = {id(p) for p in groups[1]["params"]}
+    assert decayed == {id(net[0].weight), id(net[2].weight)}
+    assert excluded == {id(net[0].bias), id(net[1].weight), id(net[1].bias), id(net[2].bias)}
+    assert groups[1]["weight_decay"] == 0.0 and groups[1]["lars_adapt"] is False
+    assert len(param_groups(net, 1e-4, exclude_bias_and_norm=False)) == 1
+
+
+def test_lars_step_matches_formula() -> None:
+    net = _net()
+    opt = build_optimizer(net, "lars", lr=0.5, momentum=0.9, weight_decay=0.01, lars_eta=0.02)
+    assert isinstance(opt, LARS)
+    x = torch.randn(8, 4)
+    net(x).pow(2).sum().backward()
+    w, b = net[0].weight, net[0].bias
+    w0, gw, b0, gb = w.detach().clone(), w.grad.clone(), b.detach().clone(), b.grad.clone()
+    opt.step()
+    u = gw + 0.01 * w0
+    trust = 0.02 * w0.norm() / u.norm()
+    assert torch.allclose(w, w0 - 0.5 * trust * u, atol=1e-6)
+    assert torch.allclose(b, b0 - 0.5 * gb, atol=1e-6)  # excluded: plain SGD, no decay, no trust ratio
+
+
+def test_sgd_and_bad_names() -> None:
+    net = _net()
+    opt = build_optimizer(net, "sgd", lr=0.1, momentum=0.9, weight_decay=1e-4)
+    assert isinstance(opt, torch.optim.SGD)
+    with pytest.raises(ValueError, match="optimizer"):
+        build_optimizer(net, "adam", lr=0.1, momentum=0.9, weight_decay=0)
+
+
+def test_warmup_cosine_and_step_schedules() -> None:
+    common = {"peak_lr": 1.0, "steps_per_epoch": 10, "epochs": 10}
+    assert learning_rate(0, warmup_epochs=1, **common) == pytest.approx(0.1)
+    assert learning_rate(9, warmup_epochs=1, **common) == pytest.approx(1.0)
+    assert learning_rate(10, warmup_epochs=1, **common) == pytest.approx(1.0)
+    assert learning_rate(55, warmup_epochs=1, **common) == pytest.approx(0.5)
+    assert learning_rate(99, **common) < 0.01
+    step = {"schedule": "step", "milestones": (3, 6)}
+    assert learning_rate(29, **common, **step) == pytest.approx(1.0)
+    assert learning_rate(30, **common, **step) == pytest.approx(0.1)
+    assert learning_rate(65, **common, **step) == pytest.approx(0.01)
