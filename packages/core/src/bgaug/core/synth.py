@@ -22,10 +22,11 @@ The same seed and parameters give byte-identical files. See docs/benchmark.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,6 @@ MAX_CLASSES = min(len(SHAPE_NAMES), len(BACKGROUND_NAMES))
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 512
 MAX_PER_CLASS = 1_000_000  # six-digit file names
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -174,14 +174,13 @@ def _run_jobs(
 ) -> list[R]:
     """Run ``fn(*job)`` for every job, in a process pool when ``workers > 1``; results in job order."""
     calls = [(fn, job) for job in jobs]
-    bar: Callable[[Iterable[T]], Iterator[T]] = lambda it: iter(  # noqa: E731
-        tqdm(it, total=len(jobs), desc=desc, unit="img", disable=not progress)
-    )
-    if workers <= 1:
-        return list(bar(map(_star, calls)))
-    chunk = max(1, len(jobs) // (workers * 16))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(bar(pool.map(_star, calls, chunksize=chunk)))
+    with contextlib.ExitStack() as stack:
+        if workers <= 1:
+            results: Iterator[R] = map(_star, calls)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            results = pool.map(_star, calls, chunksize=max(1, len(jobs) // (workers * 16)))
+        return list(tqdm(results, total=len(jobs), desc=desc, unit="img", disable=not progress))
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:

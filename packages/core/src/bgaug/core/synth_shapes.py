@@ -138,14 +138,17 @@ def _surface(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> np.ndarr
     kind = int(rng.integers(0, 4))
     phi = rng.uniform(0, 2 * np.pi)
     along: np.ndarray = u * np.cos(phi) + v * np.sin(phi)
+    texture: np.ndarray
     if kind == 0:  # shading: a linear luminance gradient
-        return np.asarray(np.clip(0.5 + 0.5 * along, 0.0, 1.0))
-    if kind == 1:  # stripes
-        return np.asarray(0.5 + 0.5 * np.sin(np.pi * rng.uniform(3.0, 6.0) * along))
-    if kind == 2:  # spots
-        f = float(np.pi * rng.uniform(3.0, 5.0))
-        return np.asarray(np.sin(f * u) * np.sin(f * v) > 0.3, dtype=np.float64)
-    return rng.uniform(0.0, 1.0, size=u.shape)  # grain
+        texture = np.clip(0.5 + 0.5 * along, 0.0, 1.0)
+    elif kind == 1:  # stripes
+        texture = 0.5 + 0.5 * np.sin(np.pi * rng.uniform(3.0, 6.0) * along)
+    elif kind == 2:  # spots
+        f = np.pi * rng.uniform(3.0, 5.0)
+        texture = (np.sin(f * u) * np.sin(f * v) > 0.3).astype(np.float64)
+    else:  # grain
+        texture = rng.uniform(0.0, 1.0, size=u.shape)
+    return texture
 
 
 def draw_foreground(family: int, size: int, colour: np.ndarray, rng: np.random.Generator) -> Foreground:
