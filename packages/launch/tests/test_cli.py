@@ -67,3 +67,13 @@ def test_demo_missing_says_so(capsys: pytest.CaptureFixture[str]) -> None:
         pytest.skip("the demo is installed")
     assert main(["demo"]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+def test_importing_the_commands_starts_no_ray() -> None:
+    import bgaug.launch.cli
+    import bgaug.launch.pretrain
+    import bgaug.launch.sweep
+    import bgaug.launch.worker  # noqa: F401
+
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized()

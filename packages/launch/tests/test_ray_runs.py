@@ -32,6 +32,12 @@ def ray_session() -> Iterator[None]:
     ray.shutdown()
 
 
+def test_local_instance_stays_on_loopback(ray_session: None) -> None:
+    nodes = ray.nodes()
+    assert nodes and all(node["NodeManagerAddress"] == "127.0.0.1" for node in nodes)
+    assert ray.cluster_resources().get("bgaug_trial_slot") == 2.0
+
+
 def flaky_loop(loop_config: dict[str, Any]) -> None:
     """The real worker loop; rank 1 raises once, right after the first checkpoint is reported."""
     import ray.train
