@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from helpers import gen
 
-from bgaug.augment.crops import center_crop, crop_grids, foreground_in_crops, sample_crops, summed_area, warp
+from bgaug.augment.crops import center_crop, foreground_in_crops, resized_crops, sample_crops, summed_area
 
 
 def _masks(B: int, H: int, W: int) -> torch.Tensor:
@@ -49,11 +50,16 @@ def test_crops_follow_torchvision_ranges() -> None:
     assert ((w / h) >= 0.7).all() and ((w / h) <= 1.4).all()
 
 
-def test_grid_of_a_crop_cuts_that_crop() -> None:
-    x = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).view(2, 3, 16, 16)
+def test_resized_crop_cuts_resizes_and_flips() -> None:
+    x = torch.rand(2, 4, 16, 16, generator=gen(5))
     crops = torch.tensor([[4.0, 2.0, 8.0, 8.0], [0.0, 0.0, 16.0, 16.0]])
-    assert torch.allclose(warp(x, crop_grids(crops, 16, 16, 8))[0], x[0, :, 4:12, 2:10], atol=1e-4)
-    out = warp(x, crop_grids(crops, 16, 16, 4))  # 2x down: bilinear at block centres = block means
-    assert torch.allclose(out[0], x[0, :, 4:12, 2:10].reshape(3, 4, 2, 4, 2).mean((2, 4)), atol=1e-4)
-    flipped = warp(x, crop_grids(crops, 16, 16, 16, flip=torch.tensor([False, True])))
-    assert torch.allclose(flipped[1], x[1].flip(-1), atol=1e-4)
+    same = resized_crops(x, crops, 8)
+    assert torch.allclose(same[0], x[0, :, 4:12, 2:10], atol=1e-5)
+    small = resized_crops(x, crops, 4)
+    ref = F.interpolate(x[:1, :, 4:12, 2:10], size=(4, 4), mode="bilinear", antialias=True)
+    assert torch.allclose(small[:1], ref, atol=1e-5)
+    flipped = resized_crops(x, crops, 16, flip=torch.tensor([False, True]))
+    assert torch.allclose(flipped[1], x[1].flip(-1), atol=1e-5)
+    u8 = (x * 255).round().to(torch.uint8)
+    assert resized_crops(u8, crops, 8).dtype == torch.uint8
+    assert torch.equal(resized_crops(u8, crops, 8)[0], u8[0, :, 4:12, 2:10])

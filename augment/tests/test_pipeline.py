@@ -147,7 +147,7 @@ def test_mask_size_mismatch_names_the_sample() -> None:
     masks = [torch.ones(1, 8, 8), torch.ones(1, 8, 8), torch.ones(1, 8, 7)]
     with pytest.raises(ValueError, match=r"sample 2 \(dataset index 12\): mask size"):
         stack_masked_images(images, masks, index=torch.tensor([10, 11, 12]))
-    batch = stack_masked_images(images, masks[:2] + [torch.ones(8, 8)], [images[0], None, images[2]])
+    batch = stack_masked_images(images, [*masks[:2], torch.ones(8, 8)], [images[0], None, images[2]])
     assert batch.has_background is not None and batch.has_background.tolist() == [True, False, True]
 
 

@@ -133,29 +133,26 @@ def sample_crops(
     return chosen, fallback
 
 
-def crop_grids(crops: Tensor, height: int, width: int, size: int, flip: Tensor | None = None) -> Tensor:
-    """(n, size, size, 2) sampling grids of axis-aligned crops for ``F.grid_sample``.
+def resized_crops(x: Tensor, crops: Tensor, size: int, flip: Tensor | None = None) -> Tensor:
+    """Cut each sample's crop (top, left, h, w) out of ``x`` (n, C, H, W), resize it to size x size
+    (bilinear, antialiased like torchvision's RandomResizedCrop) and mirror the rows in ``flip``.
 
-    Equivalent to ``F.affine_grid`` of a scale-and-shift matrix (align_corners=False) but built by
-    broadcasting, which is several times cheaper than affine_grid's batched matmul.
+    One ``F.interpolate`` per sample: on CPU its uint8 channels-last kernel is ~5x faster than a
+    batched ``grid_sample`` in float and, unlike it, antialiases downscaling; on CUDA the loop costs
+    a few kernel launches per sample. Keep C = 4 (image + mask) for the fast uint8 path.
     """
-    top, left, h, w = crops.to(torch.float32).unbind(-1)
-    sx = w / width
-    sy = h / height
+    n = x.shape[0]
+    out = x.new_empty((n, x.shape[1], size, size)).contiguous(memory_format=torch.channels_last)
+    if n == 0:
+        return out
+    src = x.contiguous(memory_format=torch.channels_last)
+    for i, (top, left, h, w) in enumerate(crops.to(torch.long).tolist()):
+        patch = src[i : i + 1, :, top : top + h, left : left + w]
+        out[i : i + 1] = F.interpolate(
+            patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
     if flip is not None:
-        sx = torch.where(flip, -sx, sx)
-    cx = (left + w / 2) / width * 2 - 1
-    cy = (top + h / 2) / height * 2 - 1
-    base = (torch.arange(size, device=crops.device, dtype=torch.float32) * 2 + 1) / size - 1
-    n = crops.shape[0]
-    gx = (sx[:, None] * base[None] + cx[:, None]).view(n, 1, size).expand(n, size, size)
-    gy = (sy[:, None] * base[None] + cy[:, None]).view(n, size, 1).expand(n, size, size)
-    return torch.stack([gx, gy], dim=-1)
-
-
-def warp(x: Tensor, grids: Tensor) -> Tensor:
-    """Resample ``x`` (n, C, H, W) at ``grids`` (n, h, w, 2): bilinear, one ``grid_sample`` call."""
-    if x.shape[0] == 0:
-        return x.new_zeros((0, x.shape[1], *grids.shape[1:3]))
-    grids = grids.to(device=x.device, dtype=x.dtype)
-    return F.grid_sample(x, grids, mode="bilinear", padding_mode="border", align_corners=False)
+        rows = torch.nonzero(flip.to(x.device)).squeeze(1)
+        if rows.numel():
+            out[rows] = out[rows].flip(-1)
+    return out.contiguous()

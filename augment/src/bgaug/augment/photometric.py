@@ -113,20 +113,29 @@ def _hue(x: Tensor, f: Tensor) -> Tensor:
 
 
 def color_jitter(x: Tensor, p: PhotometricParams) -> Tensor:
-    """torchvision ColorJitter per sample: rows with ``p.jitter`` get the four ops in ``p.order``."""
+    """torchvision ColorJitter per sample: rows with ``p.jitter`` get the four ops in ``p.order``.
+
+    Rows are grouped by their order (24 permutations), so each group is gathered and written back
+    once and runs its four operations in sequence. Modifies ``x`` in place and returns it.
+    """
     ops = (
         (_brightness, p.brightness),
         (_contrast, p.contrast),
         (_saturation, p.saturation),
         (_hue, p.hue),
     )
-    out = x.clone()
-    for position in range(4):
-        for op_id, (op, factor) in enumerate(ops):
-            rows = torch.nonzero(p.jitter & (p.order[:, position] == op_id)).squeeze(1)
-            if rows.numel():
-                out[rows] = op(out[rows], factor[rows])
-    return out
+    code = (p.order * torch.tensor([1, 4, 16, 64], device=p.order.device)).sum(dim=1)
+    code = torch.where(p.jitter, code, torch.full_like(code, -1))
+    for value in torch.unique(code).tolist():
+        if value < 0:
+            continue
+        rows = torch.nonzero(code == value).squeeze(1)
+        y = x[rows]
+        for position in range(4):
+            op, factor = ops[(value >> (2 * position)) & 3]
+            y = op(y, factor[rows])
+        x[rows] = y
+    return x
 
 
 def gaussian_blur(x: Tensor, sigma: Tensor, max_sigma: float) -> Tensor:
@@ -144,10 +153,13 @@ def gaussian_blur(x: Tensor, sigma: Tensor, max_sigma: float) -> Tensor:
     return y.view(n, C, H, W)
 
 
-def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec) -> Tensor:
-    """Colour jitter, grayscale, blur, solarize (MoCo-v2 / BYOL order) on (n, 3, H, W) in [0, 1]."""
+def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplace: bool = False) -> Tensor:
+    """Colour jitter, grayscale, blur, solarize (MoCo-v2 / BYOL order) on (n, 3, H, W) in [0, 1].
+
+    ``inplace``: overwrite ``x`` (the pipeline's own fresh tensors) instead of copying it first.
+    """
     p = PhotometricParams(*(getattr(p, f).to(x.device) for f in PhotometricParams.__dataclass_fields__))
-    out = color_jitter(x, p) if bool(p.jitter.any()) else x.clone()
+    out = color_jitter(x if inplace else x.clone(), p)
     rows = torch.nonzero(p.gray).squeeze(1)
     if rows.numel():
         out[rows] = grayscale(out[rows]).expand(-1, 3, -1, -1)

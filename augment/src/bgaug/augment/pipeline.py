@@ -31,7 +31,7 @@ from bgaug.augment.background import (
     usable_rows,
 )
 from bgaug.augment.config import BackgroundConfig, ViewSpec
-from bgaug.augment.crops import crop_grids, sample_crops, summed_area, uniform, warp
+from bgaug.augment.crops import resized_crops, sample_crops, summed_area, uniform
 from bgaug.augment.masks import distort_masks
 from bgaug.augment.photometric import PhotometricParams, apply_photometric, sample_photometric
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
@@ -61,11 +61,20 @@ def _as_float(x: Tensor) -> Tensor:
     return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
+def _with_channel(x: Tensor, masks: Tensor | None = None) -> Tensor:
+    """``x`` with the (binary float) mask, or zeros, as a 4th channel in ``x``'s dtype and scale:
+    image and mask then share one resize, and 4 uint8 channels take the fast resize kernel."""
+    if masks is None:
+        return torch.cat([x, x.new_zeros((x.shape[0], 1, *x.shape[2:]))], dim=1)
+    m = masks.mul(255).to(torch.uint8) if x.dtype == torch.uint8 else masks.to(x.dtype)
+    return torch.cat([x, m], dim=1)
+
+
 def normalize(x: Tensor) -> Tensor:
     """ImageNet mean/std normalisation, the last step of every view."""
     mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return torch.addcdiv(-mean / std, x, std)
 
 
 def _cat_params(a: PhotometricParams, b: PhotometricParams) -> PhotometricParams:
@@ -147,37 +156,42 @@ class ViewPipeline:
         cfg = self.background
         drawn = d.u < p
         no_fg, no_bg = usable_rows(masks, cfg.min_foreground)
-        stats["bg_drawn"] += int(drawn.sum())
-        stats["bg_skipped_no_foreground"] += int((drawn & no_fg).sum())
-        stats["bg_skipped_all_foreground"] += int((drawn & ~no_fg & no_bg).sum())
         rows = drawn & ~no_fg & ~no_bg
+        none = torch.zeros_like(rows)
         if cfg.kind == "bg_rm":
-            gray = rows
-            tiled = torch.zeros_like(rows)
+            gray, tiled, own, lacking = rows, none, none, none
         else:
             own = rows & ~d.donor_found & has_bg
             tiled = rows & (d.donor_found | has_bg)
             lacking = rows & ~tiled
-            gray = lacking if cfg.missing_background == "gray" else torch.zeros_like(rows)
-            stats["bg_own_background"] += int(own.sum())
-            stats["bg_gray_fill"] += int(gray.sum())
-            stats["bg_skipped_no_source"] += int((lacking & ~gray).sum())
-        stats["bg_applied"] += int((tiled | gray).sum())
+            gray = lacking if cfg.missing_background == "gray" else none
+        counts = {
+            "bg_drawn": drawn,
+            "bg_skipped_no_foreground": drawn & no_fg,
+            "bg_skipped_all_foreground": drawn & ~no_fg & no_bg,
+            "bg_own_background": own,
+            "bg_gray_fill": gray & (cfg.kind != "bg_rm"),
+            "bg_skipped_no_source": lacking & ~gray,
+            "bg_applied": tiled | gray,
+        }
+        totals = torch.stack([c.sum() for c in counts.values()]).tolist()  # one host sync
+        stats.update(dict(zip(counts, totals, strict=True)))
         bg_rows = torch.nonzero(tiled).squeeze(1)
         gray_rows = torch.nonzero(gray).squeeze(1)
+        sources = torch.where(d.donor_found, d.donor, torch.arange(len(rows), device=rows.device))
         return _Plan(
             bg_rows=bg_rows,
-            bg_sources=torch.where(d.donor_found, d.donor, torch.arange(len(rows), device=rows.device))[
-                bg_rows
-            ],
+            bg_sources=sources[bg_rows],
             gray_rows=gray_rows,
             gray_levels=d.gray[gray_rows],
         )
 
     @staticmethod
-    def _apply_plan(x: Tensor, masks: Tensor, plan: _Plan, fills: Tensor | None) -> Tensor:
+    def _apply_plan(
+        x: Tensor, masks: Tensor, plan: _Plan, fills: Tensor | None, *, inplace: bool = False
+    ) -> Tensor:
         """Composite: ``fills`` holds the tiled backgrounds for ``plan.bg_rows`` in order."""
-        out = x.clone()
+        out = x if inplace else x.clone()
         if plan.gray_rows.numel():
             r = plan.gray_rows
             out[r] = replace_background(x[r], masks[r], plan.gray_levels)
@@ -188,18 +202,21 @@ class ViewPipeline:
 
     # -- the call -------------------------------------------------------------------------------
     def __call__(self, batch: MaskedImages, generator: torch.Generator) -> ViewBatch:
-        images = _as_float(batch.images)
-        dev = images.device
-        with self._stage("total", dev):
-            return self._run(batch, images, generator)
+        with self._stage("total", batch.images.device):
+            return self._run(batch, generator)
 
-    def _run(self, batch: MaskedImages, images: Tensor, generator: torch.Generator) -> ViewBatch:
+    def _run(self, batch: MaskedImages, generator: torch.Generator) -> ViewBatch:
         cfg = self.background
         kind = cfg.kind
-        dev = images.device
-        B, _, H, W = images.shape
-        masks = (_as_float(batch.masks) > 0.5).to(images.dtype)
-        backgrounds = None if batch.backgrounds is None else _as_float(batch.backgrounds)
+        raw = batch.images  # uint8 stays uint8 through the resize (the fast path), floats stay floats
+        dev = raw.device
+        B, _, H, W = raw.shape
+        masks = (_as_float(batch.masks) > 0.5).float()
+        # Float copies at load size are needed only to composite before the other augmentations.
+        images = _as_float(raw) if cfg.order == "before" else raw
+        backgrounds = None if batch.backgrounds is None else batch.backgrounds
+        if backgrounds is not None and cfg.order == "before":
+            backgrounds = _as_float(backgrounds)
         uses_tiles = kind in ("bg_random", "bg_swaps")
         if uses_tiles and backgrounds is None and cfg.missing_background == "error":
             raise ValueError(
@@ -229,7 +246,7 @@ class ViewPipeline:
 
         finals: list[Tensor] = []
         view_masks: list[Tensor] = []
-        view_params: list[tuple[Tensor, PhotometricParams]] = []
+        view_params: list[tuple[Tensor, Tensor, PhotometricParams]] = []
         sources: list[Tensor] = []
         fallback_fills: list[Tensor | None] = []
         shared_sat: Tensor | None = None  # the undistorted masks' table, computed once per call
@@ -237,7 +254,7 @@ class ViewPipeline:
             is_bg_view = spec.is_global and v < self.n_global and kind != "none"
             with self._stage("masks", dev):
                 m = distort_masks(masks, cfg.distortion, generator) if is_bg_view else masks
-            src = images
+            src = raw
             if is_bg_view and cfg.order == "before":
                 with self._stage("compositing", dev):
                     early = self._plan(draws[v], m, has_bg, p_pos, stats)
@@ -258,17 +275,15 @@ class ViewPipeline:
                 )  # fmt: skip
                 stats["fg_min_center_crop"] += int(fell_back.sum())
                 flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
-                grids = crop_grids(crops.to(dev), H, W, spec.size, flip)
-                if spec.is_global:
-                    warped = warp(torch.cat([src, m], dim=1), grids)
-                    x, vm = warped[:, :3], (warped[:, 3:] > 0.5).to(images.dtype)
-                else:
-                    x, vm = warp(src, grids), None
+                warped = resized_crops(_with_channel(src, m), crops, spec.size, flip)
+                x = _as_float(warped[:, :3])
+                vm = (_as_float(warped[:, 3:]) > 0.5).float() if spec.is_global else None
             params = sample_photometric(spec, B, generator)
             plan: _Plan | None = None
             fill_rows = torch.zeros(0, dtype=torch.long, device=dev)
             if is_bg_view and cfg.order == "after" and vm is not None:
-                plan = self._plan(draws[v], vm, has_bg, p_pos, stats)
+                with self._stage("compositing", dev):
+                    plan = self._plan(draws[v], vm, has_bg, p_pos, stats)
                 fill_rows = plan.bg_sources
             own_rows = torch.zeros(0, dtype=torch.long, device=dev)
             if swaps and v == anchor and B == 1 and backgrounds is not None and bool(has_bg[0]):
@@ -276,7 +291,11 @@ class ViewPipeline:
             extra = torch.cat([fill_rows, own_rows])
             with self._stage("geometry", dev):
                 tiles = (
-                    warp(backgrounds[extra], grids[extra])
+                    _as_float(
+                        resized_crops(
+                            _with_channel(backgrounds[extra]), crops[extra], spec.size, flip[extra]
+                        )[:, :3]
+                    )
                     if backgrounds is not None and extra.numel()
                     else x.new_zeros((0, 3, spec.size, spec.size))
                 )
@@ -285,14 +304,15 @@ class ViewPipeline:
                     torch.cat([x, tiles]),
                     _cat_params(params, params.select(extra.to(params.jitter.device))),
                     spec,
+                    inplace=True,
                 )
                 x, tiles = out[:B], out[B:]
             if plan is not None and vm is not None:
                 with self._stage("compositing", dev):
-                    x = self._apply_plan(x, vm, plan, tiles[: fill_rows.numel()])
+                    x = self._apply_plan(x, vm, plan, tiles[: fill_rows.numel()], inplace=True)
             finals.append(x)
             view_masks.append(vm if vm is not None else masks.new_zeros(0))
-            view_params.append((grids, params))
+            view_params.append((crops, flip, params))
             fallback_fills.append(tiles[fill_rows.numel() :] if own_rows.numel() else None)
 
         negatives = negative_rows = None
@@ -332,7 +352,7 @@ class ViewPipeline:
         finals: list[Tensor],
         view_masks: list[Tensor],
         sources: list[Tensor],
-        view_params: list[tuple[Tensor, PhotometricParams]],
+        view_params: list[tuple[Tensor, Tensor, PhotometricParams]],
         masks: Tensor,
         images: Tensor,
         backgrounds: Tensor | None,
@@ -388,8 +408,8 @@ class ViewPipeline:
                 else:
                     r_src = images.new_ones((1, 3, *images.shape[2:])) * 0.5
                 src = matched_negative(sources[anchor][rows], m[rows], r_src)
-                grids, params = view_params[anchor]
-                x = warp(src, grids[rows])
+                crops, flip, params = view_params[anchor]
+                x = _as_float(resized_crops(_with_channel(src), crops[rows], spec.size, flip[rows])[:, :3])
                 negs.append(apply_photometric(x, params.select(rows.to(params.jitter.device)), spec))
         stacked = torch.stack(negs, dim=1)  # (R, n_matched, 3, h, w): each row's negatives together
         stats["matched_negatives"] += int(stacked.shape[0] * stacked.shape[1])
