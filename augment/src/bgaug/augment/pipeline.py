@@ -273,6 +273,7 @@ class ViewPipeline:
                     B, H, W, scale=spec.scale, ratio=spec.ratio, generator=generator,
                     sat=sat, fg_min=cfg.fg_min, tries=cfg.fg_min_tries, fallback_size=spec.size,
                 )  # fmt: skip
+                crops = crops.to(dev)
                 stats["fg_min_center_crop"] += int(fell_back.sum())
                 flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
                 warped = resized_crops(_with_channel(src, m), crops, spec.size, flip)

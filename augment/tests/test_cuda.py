@@ -1,0 +1,60 @@
+"""The same pipelines on CUDA (skipped without a GPU): reproducible, and the acceptance checks hold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import identity_pipeline, square_batch, unnormalize
+
+from bgaug.augment import build_pipeline
+from bgaug.core.interfaces import MaskedImages
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _cuda_gen(seed: int) -> torch.Generator:
+    return torch.Generator(device="cuda").manual_seed(seed)
+
+
+@pytest.mark.parametrize(
+    ("method", "bg"), [("moco_v2", "bg_swaps"), ("byol", "bg_random"), ("swav", "bg_rm")]
+)
+def test_cuda_pipelines_are_reproducible(method: str, bg: str) -> None:
+    batch = square_batch(B=16, size=48).to("cuda")
+    pipe = build_pipeline(method, bg, image_size=32, local_size=16, p_pos=0.5, warmup_epochs=0)
+    a, b = pipe(batch, _cuda_gen(1)), pipe(batch, _cuda_gen(1))
+    assert all(v.is_cuda for v in a.views)
+    for x, y in zip(a.views, b.views, strict=True):
+        assert torch.equal(x, y)
+    cpu_gen = pipe(batch, torch.Generator().manual_seed(1))  # a CPU generator drives CUDA data too
+    assert cpu_gen.views[0].is_cuda
+
+
+def test_cuda_bg_rm_and_matched_negatives() -> None:
+    batch = square_batch(B=6, size=16).to("cuda")
+    out = identity_pipeline("bg_rm", 16, p_pos=1.0)(batch, _cuda_gen(2))
+    fg = (batch.masks > 0.5).expand(-1, 3, -1, -1).cpu()
+    x = unnormalize(out.views[0].cpu())
+    assert torch.allclose(x[fg], batch.images.cpu()[fg], atol=1e-5)
+    for i in range(6):
+        bg = x[i][~fg[i]]
+        assert torch.allclose(bg, bg[:1].expand_as(bg), atol=1e-5)
+    pipe = identity_pipeline("bg_swaps", 16, p_pos=0.0, p_neg=1.0)
+    swaps = pipe(batch, _cuda_gen(3))
+    assert swaps.matched_negatives is not None and swaps.matched_rows is not None
+    q, k, m = unnormalize(swaps.views[0].cpu()), unnormalize(swaps.views[1].cpu()), pipe.last_masks[0].cpu()
+    for neg, row in zip(unnormalize(swaps.matched_negatives.cpu()), swaps.matched_rows.tolist(), strict=True):
+        errors = [
+            float((neg - (m[row] * k[j] + (1 - m[row]) * q[row])).abs().max()) for j in range(6) if j != row
+        ]
+        assert min(errors) < 1e-5
+
+
+def test_cuda_uint8_batch() -> None:
+    batch = square_batch(B=4, size=32)
+    assert batch.backgrounds is not None
+    u8 = MaskedImages(
+        (batch.images * 255).to(torch.uint8), batch.masks, (batch.backgrounds * 255).to(torch.uint8)
+    ).to("cuda")
+    out = build_pipeline("moco_v2", "bg_swaps", image_size=24)(u8, _cuda_gen(0))
+    assert out.views[0].shape == (4, 3, 24, 24) and torch.isfinite(out.views[0]).all()
