@@ -60,11 +60,10 @@ def test_existing_run_is_not_overwritten(tmp_path: Path, capsys: pytest.CaptureF
     assert "--resume" in capsys.readouterr().err
 
 
-def test_demo_missing_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    import importlib.util
+def test_demo_missing_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
 
-    if importlib.util.find_spec("bgaug.launch.demo") is not None:
-        pytest.skip("the demo is installed")
+    monkeypatch.setitem(sys.modules, "bgaug.launch.demo", None)  # as if the module were not installed
     assert main(["demo"]) == 2
     assert "not available" in capsys.readouterr().err
 
@@ -77,3 +76,12 @@ def test_importing_the_commands_starts_no_ray() -> None:
 
     ray = pytest.importorskip("ray")
     assert not ray.is_initialized()
+
+
+def test_sync_bn_needs_gpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["pretrain", "--method", "byol", "--bg-aug", "none", "--data", str(tmp_path), "--batch-size", "8"]
+    assert main([*args, "--sync-bn", "global", "--workers", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "GPU" in capsys.readouterr().err
+    group = ["--sync-bn", "group", "--sync-bn-group-size", "4", "--gpus-per-worker", "1", "--workers", "2"]
+    assert main([*args, *group, "--out", str(tmp_path / "b")]) == 2
+    assert "does not divide" in capsys.readouterr().err

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bgaug.launch.worker import load_size, sync_bn_groups
@@ -15,3 +17,39 @@ def test_sync_bn_groups_are_consecutive_ranks() -> None:
 def test_load_size_keeps_the_imagenet_ratio() -> None:
     assert load_size(224) == 256
     assert load_size(32) == 37
+
+
+def test_knn_monitor_matches_itself(synth_root: Path) -> None:
+    import torch
+
+    from bgaug.core.backbones import build_resnet
+    from bgaug.launch.monitor import KnnMonitor
+
+    torch.manual_seed(0)
+    backbone = build_resnet("resnet10", small_stem=True)
+    train = str(synth_root / "train")
+    monitor = KnnMonitor(train, train, image_size=32, k=1, device=torch.device("cpu"))
+    assert monitor(backbone) == {"knn_top1": 100.0}  # every image is its own nearest neighbour
+    assert backbone.training  # the monitor restores the mode it found
+
+
+@pytest.mark.slow
+def test_in_process_run_without_ray(synth_root: Path, tmp_path: Path) -> None:
+    import json
+
+    from bgaug.core.backbones import load_backbone
+    from bgaug.launch.config import PretrainConfig
+    from bgaug.launch.pretrain import pretrain
+
+    from .conftest import tiny_config
+
+    config = PretrainConfig.from_dict(
+        tiny_config(synth_root, epochs=1, bg_aug="bg_rm", knn_train=None, knn_val=None)
+    )
+    run = pretrain(config, tmp_path / "run", workers=0)
+    assert run["metrics"]["epoch"] == 1.0 and "knn_top1" not in run["metrics"]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["event"] == "epoch_end"
+    load_backbone(tmp_path / "run" / "backbone.pt")
+    again = pretrain(config, tmp_path / "run", workers=0, resume=True)  # finished: nothing left to train
+    assert again["metrics"] == run["metrics"]

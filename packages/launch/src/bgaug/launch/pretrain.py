@@ -196,11 +196,21 @@ def pretrain(
             f"{out} already holds a run: pass --resume {out} to continue it, or another --out"
         )
     config.per_worker_batch(max(workers, 1))
+    if config.sync_bn != "none" and workers > 1 and gpus_per_worker <= 0:
+        raise ValueError(
+            "--sync-bn needs GPU workers (--gpus-per-worker > 0): SyncBatchNorm does not run on CPU"
+        )
+    if config.sync_bn == "group" and workers > 1 and workers % config.sync_bn_group_size:
+        raise ValueError(
+            f"--sync-bn-group-size {config.sync_bn_group_size} does not divide --workers {workers}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / CONFIG_FILE, config)
     run: dict[str, Any] = {"workers": workers, "out": str(out)}
     if workers == 0:
         metrics = run_training(config, LocalSession(out), out, resume=resume)
+        if not metrics and (out / RUN_FILE).is_file():  # resumed a finished run: nothing new to report
+            metrics = json.loads((out / RUN_FILE).read_text(encoding="utf-8")).get("metrics", {})
         run.update(metrics=metrics)
     else:
         from bgaug.launch.cluster import connect

@@ -8,7 +8,6 @@ Ray is imported lazily, inside the Ray sessions only, so ``--workers 0`` never t
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -42,7 +41,8 @@ def _json_ready(metrics: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class LocalSession:
-    """One process, no Ray: metrics go to ``metrics.jsonl`` in ``out_dir``; resume reads ``out_dir``."""
+    """One process, no Ray: the training loop itself logs to ``out_dir/metrics.jsonl`` and resumes
+    from ``out_dir``; reports are only kept in ``history``."""
 
     out_dir: Path
     rank: int = 0
@@ -54,11 +54,7 @@ class LocalSession:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def report(self, metrics: dict[str, Any], checkpoint_file: Path | None) -> None:
-        row = _json_ready(metrics)
-        self.history.append(row)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row, sort_keys=True) + "\n")
+        self.history.append(_json_ready(metrics))
 
     def restore(self, dest: Path) -> bool:
         return dest.is_file()
