@@ -106,7 +106,7 @@ PRESETS: dict[str, FitConfig] = {
         image_size=64,
         handcrafted_size=64,
         arch="resnet10",
-        output_stride=8,
+        output_stride=16,
         rounds=2,
         epochs_per_round=1,
         phase2_epochs=2,
@@ -149,7 +149,7 @@ def load_training_images(
             skipped.append({"path": rel, "reason": exc.reason})
             tqdm.write(f"skipped {rel}: {exc.reason}")
             continue
-        t = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+        t = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
         t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         arrays.append(t.round().clamp(0, 255).to(torch.uint8)[0])
         kept.append(rel)
@@ -223,8 +223,9 @@ def train(
     )
     losses: list[float] = []
     for r in range(rounds):
-        average: Tensor | None = None
         current = targets()
+        # The average starts from the round's targets, so a short round refines rather than replaces them.
+        average = torch.stack(current).mean(0)
         for epoch in range(epochs):
             g = torch_generator(config.seed, name, r, epoch)
             order = torch.randperm(n, generator=g)
@@ -253,9 +254,9 @@ def train(
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
                 predictions[idx] = torch.where(flip, probs.detach().flip(-1), probs.detach()).cpu()
-                bar.set_postfix(loss=f"{float(loss):.3f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             losses.append(total / n)
             average = (
                 predictions if average is None else config.alpha * average + (1 - config.alpha) * predictions

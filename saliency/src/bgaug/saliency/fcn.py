@@ -149,7 +149,7 @@ class FCNDetector:
         """Maps (H, W) float in [0, 1] of RGB uint8 images of any sizes, run as one batch."""
         resized = [
             F.interpolate(
-                torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0,
+                torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255.0,
                 size=(self.image_size, self.image_size),
                 mode="bilinear",
                 align_corners=False,

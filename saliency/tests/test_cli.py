@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bgaug.core.io import save_png
+from bgaug.saliency.cli import main
+
+from .scenes import ellipse_scene
+
+
+@pytest.mark.parametrize("command", ["handcrafted", "fit", "predict", "eval", "bench"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_missing_folder_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["handcrafted", "--method", "mc", "--images", str(tmp_path / "nope"), "--out", str(tmp_path / "b")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "not found" in err
+
+
+def test_bad_checkpoint_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "x.pt").write_bytes(b"junk")
+    (tmp_path / "images").mkdir()
+    code = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp_path / "x.pt"),
+            "--images",
+            str(tmp_path / "images"),
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
+    assert code == 2 and "checkpoint" in capsys.readouterr().err
+
+
+def test_handcrafted_then_eval_json(tmp_path: Path) -> None:
+    for i in range(3):
+        image, mask = ellipse_scene(i)
+        save_png(tmp_path / "images" / f"{i}.png", image)
+        save_png(tmp_path / "gt" / f"{i}.png", mask)
+    assert (
+        main(
+            [
+                "handcrafted",
+                "--method",
+                "dsr",
+                "--images",
+                str(tmp_path / "images"),
+                "--out",
+                str(tmp_path / "bank"),
+                "--soft-maps",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "eval",
+                "--pred",
+                str(tmp_path / "bank"),
+                "--gt",
+                str(tmp_path / "gt"),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["n_images"] == 3 and result["max_f"] > result["centre_prior"]["max_f"]
+    assert 0.0 <= result["mae"] <= 1.0
+
+
+def test_eval_of_a_folder_of_maps(tmp_path: Path) -> None:
+    _, mask = ellipse_scene(0)
+    save_png(tmp_path / "gt" / "a.png", mask)
+    save_png(tmp_path / "pred" / "a.png", (mask * 255).astype(np.uint8))
+    assert (
+        main(
+            [
+                "eval",
+                "--pred",
+                str(tmp_path / "pred"),
+                "--gt",
+                str(tmp_path / "gt"),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["max_f"] == pytest.approx(1.0)
