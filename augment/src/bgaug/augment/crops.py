@@ -145,6 +145,10 @@ def resized_crops(x: Tensor, crops: Tensor, size: int, flip: Tensor | None = Non
     out = x.new_empty((n, x.shape[1], size, size)).contiguous(memory_format=torch.channels_last)
     if n == 0:
         return out
+    if x.dtype == torch.uint8 and x.device.type != "cpu":
+        # Antialiased uint8 resize exists on CPU only: resize in float, hand back uint8.
+        resized = resized_crops(x.float(), crops, size, flip)
+        return resized.round_().clamp_(0, 255).to(torch.uint8)
     src = x.contiguous(memory_format=torch.channels_last)
     for i, (top, left, h, w) in enumerate(crops.to(torch.long).tolist()):
         patch = src[i : i + 1, :, top : top + h, left : left + w]
