@@ -47,6 +47,7 @@ def test_run_on_synthetic_in9_tree(
     tmp_path: Path, synth_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ckpt = _checkpoint(tmp_path / "model.pt", head=True)
+    (synth_root / "val" / "circle" / "broken.jpg").write_bytes(b"truncated")
     out = tmp_path / "out"
     code = main(["run", "--checkpoint", str(ckpt), "--data-root", str(synth_root), "--out", str(out), *FAST])
     assert code == 0
@@ -63,6 +64,9 @@ def test_run_on_synthetic_in9_tree(
         assert results["skipped"][name].startswith("not found at"), name
     assert "imagenet_c_on_the_fly" in results["skipped"]
     assert results["linear_head"] is None
+    # The broken file is met by two suites (imagenet, fgsm) and listed once.
+    assert results["suites"]["imagenet"]["n_unreadable"] == results["suites"]["fgsm"]["n_unreadable"] == 1
+    assert results["n_unreadable"] == 1 and results["unreadable_files"][0].endswith("broken.jpg")
     md = (out / "results.md").read_text()
     assert "BG-Gap" in md and "Mixed-Rand" in md and "imagenet_a: skipped: not found at" in md
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--cache", type=Path, default=None)
     _add_options(tr)
 
+    be = sub.add_parser("bench", help="inference throughput: bf16 vs fp32, feature cache vs recompute")
+    from bgaug.evals import bench
+
+    bench.add_arguments(be)
+    _add_options(be)
+
     rs = sub.add_parser("real-score", help="score a prediction file against ReaL labels")
     rs.add_argument(
         "--predictions", type=Path, required=True, help='JSON {"ILSVRC2012_val_00000001.JPEG": idx}'
@@ -382,6 +388,21 @@ def cmd_real_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bgaug.evals.bench import bench
+
+    options = _options(args)
+    gpu = options.device.startswith("cuda")
+    result = bench(
+        args.arch or ("resnet50" if gpu else "resnet10_w16"),
+        args.images or (4096 if gpu else 128),
+        args.size or (224 if gpu else 64),
+        options,
+    )
+    _emit(result, args.json)
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "run": cmd_run,
     "linear": cmd_linear,
@@ -389,6 +410,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "knn": cmd_knn,
     "transfer": cmd_transfer,
     "real-score": cmd_real_score,
+    "bench": cmd_bench,
 }
 
 

@@ -105,7 +105,8 @@ def batches(
         yield images.to(options.device, non_blocking=True), labels, ok, index
 
 
-def _paths(dataset: Dataset[Sample], indices: list[int]) -> list[str]:
+def item_paths(dataset: Dataset[Sample], indices: list[int]) -> list[str]:
+    """The file paths of dataset indices (the indices themselves for datasets without files)."""
     items = getattr(dataset, "items", None)
     return [str(items[i].path) if items is not None else str(i) for i in indices]
 
@@ -137,7 +138,7 @@ def predict(
             preds.append(decide(logits).cpu())
             labels.append(y[ok])
             kept.append(index[ok])
-    return _outcome(preds, labels, kept, _paths(dataset, bad))
+    return _outcome(preds, labels, kept, item_paths(dataset, bad))
 
 
 def _outcome(preds: list[Tensor], labels: list[Tensor], kept: list[Tensor], unreadable: list[str]) -> Outcome:
@@ -162,4 +163,4 @@ def extract_features(
                 labels.append(y[ok])
     if not feats:
         raise ValueError(f"{desc}: no readable images")
-    return torch.cat(feats).numpy(), torch.cat(labels).numpy(), _paths(dataset, bad)
+    return torch.cat(feats).numpy(), torch.cat(labels).numpy(), item_paths(dataset, bad)

@@ -254,12 +254,15 @@ def _runner(
     return lambda m: shape_bias.evaluate_shape_bias(m, path, o)
 
 
-def _count_unreadable(entry: Any) -> int:
-    if isinstance(entry, dict):
-        return int(entry.get("n_unreadable", 0)) + sum(
-            _count_unreadable(v) for k, v in entry.items() if k != "n_unreadable"
-        )
-    return 0
+def _unreadable_files(entry: Any) -> set[str]:
+    """Every unreadable path listed anywhere in a suite's results (a file shared by suites counts once)."""
+    if not isinstance(entry, dict):
+        return set()
+    found = set(entry.get("unreadable", []))
+    for key, value in entry.items():
+        if key != "unreadable":
+            found |= _unreadable_files(value)
+    return found
 
 
 def run(config: RunConfig) -> dict[str, Any]:
@@ -291,6 +294,7 @@ def run(config: RunConfig) -> dict[str, Any]:
             suites[suite] = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "path": str(path)}
             continue
         suites[suite] = {"status": "ok", "path": str(path), "seconds": time.perf_counter() - start, **result}
+    unreadable = sorted(set().union(*(_unreadable_files(v) for v in suites.values())))
     results: dict[str, Any] = {
         "checkpoint": str(config.checkpoint),
         "checkpoint_sha256": sha256_file(config.checkpoint),
@@ -302,7 +306,8 @@ def run(config: RunConfig) -> dict[str, Any]:
         "suites": suites,
         "skipped": {k: v["reason"] for k, v in suites.items() if v["status"] == "skipped"},
         "failed": {k: v["reason"] for k, v in suites.items() if v["status"] == "failed"},
-        "n_unreadable": sum(_count_unreadable(v) for v in suites.values()),
+        "n_unreadable": len(unreadable),
+        "unreadable_files": unreadable,
     }
     atomic_write_json(config.out / "results.json", results)
     write_reports(results, config.out)

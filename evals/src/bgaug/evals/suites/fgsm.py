@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from bgaug.core.config import check_range
 from bgaug.evals.datasets import Sample
-from bgaug.evals.inference import EvalOptions, loader
+from bgaug.evals.inference import EvalOptions, item_paths, loader
 
 EPSILON = 8 / 255
 
@@ -33,17 +33,18 @@ def fgsm_accuracy(
     from foolbox.models.pytorch import PyTorchModel
 
     check_range("epsilon", epsilon, 0.0, 1.0)
+    source = dataset
     if limit is not None:
         dataset = Subset(dataset, range(min(limit, len(dataset))))  # type: ignore[arg-type]
     model = model.to(options.device).eval()
     fmodel = PyTorchModel(model, bounds=(0.0, 1.0), device=options.device)
     attack = LinfFastGradientAttack()  # foolbox's FGSM
     clean = adversarial = total = 0
-    unreadable = 0
-    for images, labels, ok, _ in tqdm(
+    unreadable: list[int] = []
+    for images, labels, ok, index in tqdm(
         loader(dataset, options), desc="fgsm", disable=not options.progress, leave=False
     ):
-        unreadable += int((~ok).sum())
+        unreadable.extend(index[~ok].tolist())
         if not bool(ok.any()):
             continue
         x = images[ok].to(options.device)
@@ -60,5 +61,6 @@ def fgsm_accuracy(
         "top1": 100.0 * adversarial / total,
         "clean_top1": 100.0 * clean / total,
         "n": total,
-        "n_unreadable": unreadable,
+        "n_unreadable": len(unreadable),
+        "unreadable": item_paths(source, unreadable),
     }
