@@ -12,6 +12,7 @@ from bgaug.evals.suites.imagenet_c import (
     Corrupt,
     evaluate_imagenet_c,
     evaluate_on_the_fly,
+    probe_corruption,
     summarise,
 )
 from bgaug.evals.tables import imagenet_wnids
@@ -22,6 +23,7 @@ OPTS = EvalOptions(batch_size=8, workers=0, device="cpu", progress=False)
 def test_categories_are_15_standard_plus_4_extra() -> None:
     assert len(STANDARD) == 15 and len(CATEGORIES["extra"]) == 4
     assert len({c for v in CATEGORIES.values() for c in v}) == 19
+    assert all(probe_corruption(c) is None for v in CATEGORIES.values() for c in v)
 
 
 def test_released_layout_scores_each_severity(tmp_path: Path, write_images, scripted, one_hot) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +55,8 @@ def test_summary_means() -> None:
 
 def test_on_the_fly_corruptions_are_deterministic_and_change_images() -> None:
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    for name in ("gaussian_noise", "glass_blur", "contrast"):  # glass_blur needs the scikit-image shim
+    # glass_blur needs the scikit-image shim, fog the NumPy one.
+    for name in ("gaussian_noise", "glass_blur", "contrast", "fog"):
         a = Corrupt(name, 3, seed=1)(image, 0)
         b = Corrupt(name, 3, seed=1)(image, 0)
         assert a.shape == image.shape and a.dtype == np.uint8

@@ -84,10 +84,12 @@ def evaluate_imagenet_c(model: nn.Module, root: str | Path, options: EvalOptions
 
 @cache
 def _imagecorruptions() -> Any:
-    """Import ``imagecorruptions`` with a fix for current scikit-image.
+    """Import ``imagecorruptions`` with fixes for current scikit-image and NumPy, local to that module.
 
     imagecorruptions 1.1.2 calls ``skimage.filters.gaussian(..., multichannel=True)``, an argument
-    scikit-image 0.19 renamed to ``channel_axis``; glass_blur and gaussian_blur fail without this shim.
+    scikit-image 0.19 renamed to ``channel_axis`` (glass_blur, gaussian_blur), and uses ``np.float_``,
+    which NumPy 2 removed (fog). Its module gets a translating ``gaussian`` and a NumPy view that
+    still has ``float_``; nothing outside imagecorruptions changes.
     """
     try:
         import imagecorruptions
@@ -107,7 +109,18 @@ def _imagecorruptions() -> Any:
         return gaussian(image, *args, **kwargs)
 
     corruptions.gaussian = gaussian_compat
+    if not hasattr(np, "float_"):
+        corruptions.np = _NumpyWithFloat()
     return imagecorruptions
+
+
+class _NumpyWithFloat:
+    """NumPy as imagecorruptions expects it: every attribute of ``numpy`` plus ``float_``."""
+
+    float_ = np.float64
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
 
 
 class Corrupt:
