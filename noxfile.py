@@ -91,13 +91,13 @@ def _use_torch(session: nox.Session) -> list[str]:
 
 def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:
     constraints = _use_torch(session)
-    paths = []
+    # "./" makes pip read a local path: a bare "evals[test]" is a PyPI requirement (and one exists).
+    paths: list[str] = []
     for name in packages:
         for sibling in SIBLINGS[name]:
-            if PACKAGES[sibling] not in paths:
-                paths.append(PACKAGES[sibling])
-        target = f"{PACKAGES[name]}[{extras}]" if extras else PACKAGES[name]
-        paths.append(target)
+            if f"./{PACKAGES[sibling]}" not in paths:
+                paths.append(f"./{PACKAGES[sibling]}")
+        paths.append(f"./{PACKAGES[name]}[{extras}]" if extras else f"./{PACKAGES[name]}")
     session.install(*constraints, *paths)
 
 
