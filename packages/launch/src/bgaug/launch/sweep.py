@@ -122,7 +122,10 @@ def _trial_resources(options: SweepOptions) -> dict[str, float]:
     from bgaug.launch.cluster import TRIAL_RESOURCE
 
     if options.workers_per_trial == 0:
-        return {"CPU": options.cpus_per_trial, TRIAL_RESOURCE: 1.0}
+        resources = {"CPU": options.cpus_per_trial, TRIAL_RESOURCE: 1.0}
+        if options.gpus_per_worker > 0:
+            resources["GPU"] = options.gpus_per_worker
+        return resources
     # A driver holds no CPU, only a trial slot, so the slots (not the drivers) bound concurrency.
     return {"CPU": 0.0, TRIAL_RESOURCE: 1.0}
 
