@@ -72,6 +72,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "image_size": args.image_size,
         "arch": args.arch,
         "small_stem": args.small_stem,
+        "output_stride": args.output_stride,
         "rounds": args.rounds,
         "epochs_per_round": args.epochs_per_round,
         "phase2_epochs": args.phase2_epochs,
@@ -171,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignored with --init (the checkpoint's arch is used)",
     )
     p.add_argument("--small-stem", action="store_true", default=None, help="3x3/1 stem for small images")
+    p.add_argument(
+        "--output-stride", type=int, choices=[2, 4, 8, 16, 32], help="network output stride (default 8)"
+    )
     p.add_argument("--rounds", type=int, help="phase-I refinement rounds (default 3)")
     p.add_argument("--epochs-per-round", type=int)
     p.add_argument("--phase2-epochs", type=int)

@@ -37,19 +37,23 @@ def _relax(d: np.ndarray, hi: np.ndarray, lo: np.ndarray, img: np.ndarray, cur: 
     lo[cur] = np.where(better, new_lo, lo[cur])
 
 
-def barrier_distance(channel: np.ndarray, passes: int = N_PASSES) -> np.ndarray:
-    """Approximate minimum barrier distance of every pixel to the image border on one channel."""
-    img = channel.astype(np.float64)
+def barrier_distance(channels: np.ndarray, passes: int = N_PASSES) -> np.ndarray:
+    """Approximate minimum barrier distance of every pixel to the image border, per channel.
+
+    ``channels`` is (H, W) or (H, W, C); channels are independent and scanned together.
+    """
+    img = channels.astype(np.float64)
     d = np.full_like(img, np.inf)
     d[0, :] = d[-1, :] = d[:, 0] = d[:, -1] = 0.0
     hi, lo = img.copy(), img.copy()
-    h, w = img.shape
+    h, w = img.shape[:2]
     for _ in range(passes):
         for r in range(1, h):
             _relax(d, hi, lo, img, r, r - 1)
         for r in range(h - 2, -1, -1):
             _relax(d, hi, lo, img, r, r + 1)
-        dt, hit, lot, imgt = d.T, hi.T, lo.T, img.T  # views: columns become rows
+        # Views with columns as the leading axis, so the same row update scans left/right.
+        dt, hit, lot, imgt = (np.swapaxes(a, 0, 1) for a in (d, hi, lo, img))
         for c in range(1, w):
             _relax(dt, hit, lot, imgt, c, c - 1)
         for c in range(w - 2, -1, -1):
@@ -104,7 +108,7 @@ def mbd(image: np.ndarray) -> np.ndarray:
     """MB+ saliency map (H, W) float in [0, 1] of an RGB uint8 image."""
     check_image(image)
     lab = rgb2lab(image)
-    barrier = sum(barrier_distance(lab[..., c]) for c in range(3))
+    barrier = barrier_distance(lab).sum(axis=-1)
     saliency = normalize01(normalize01(np.asarray(barrier)) + normalize01(boundary_contrast(lab)))
     saliency = normalize01(_smooth(saliency))
     saliency = normalize01(saliency * _centre_prior(*saliency.shape))
