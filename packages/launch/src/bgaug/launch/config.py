@@ -42,7 +42,9 @@ class PretrainConfig:
     consecutive ranks, as the paper's BYOL synchronised statistics within 8-GPU groups).
     ``method_options`` / ``augment_options`` / ``train_options``: extra fields for ``build_method`` /
     ``build_pipeline`` / ``ssl_methods.training.TrainConfig`` (optimizer, warm-up, amp...).
-    ``knn_train`` / ``knn_val``: labelled image folders for the per-epoch kNN monitor (``None``: none).
+    ``knn_train`` / ``knn_val``: labelled image folders for the kNN monitor (``None``: none), run every
+    ``knn_every`` epochs (keep 1 for ASHA sweeps, which stop trials on it). A checkpoint is written and
+    reported at every epoch end.
     """
 
     method: str
@@ -60,7 +62,7 @@ class PretrainConfig:
     seed: int = 0
     sync_bn: str = "none"
     sync_bn_group_size: int = 8
-    checkpoint_every: int = 1
+    knn_every: int = 1
     loader_workers: int = 4
     knn_train: str | None = None
     knn_val: str | None = None
@@ -74,7 +76,7 @@ class PretrainConfig:
         check_choice("bg_aug", self.bg_aug, BG_AUGS)
         check_choice("arch", self.arch, tuple(FEATURE_DIMS))
         check_choice("sync_bn", self.sync_bn, SYNC_BN)
-        for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "checkpoint_every", "knn_k"):
+        for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "knn_every", "knn_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an integer, got {value!r}")

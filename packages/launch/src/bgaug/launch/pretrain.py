@@ -29,7 +29,7 @@ CONFIG_FILE = "config.json"
 # CLI flags that map one-to-one onto PretrainConfig fields (dest name == field name).
 _CONFIG_FLAGS = (
     "method", "bg_aug", "data", "masks", "epochs", "batch_size", "arch", "small_stem", "image_size",
-    "base_lr", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "checkpoint_every",
+    "base_lr", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "knn_every",
     "loader_workers", "knn_train", "knn_val", "knn_k",
 )  # fmt: skip
 
@@ -56,7 +56,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
         help="SyncBatchNorm over all workers, or per group of --sync-bn-group-size ranks (GPU only)",
     )
     parser.add_argument("--sync-bn-group-size", type=int, help="ranks per SyncBN group (default 8)")
-    parser.add_argument("--checkpoint-every", type=int, help="report/checkpoint every N epochs (default 1)")
+    parser.add_argument("--knn-every", type=int, help="run the kNN monitor every N epochs (default 1)")
     parser.add_argument("--loader-workers", type=int, help="DataLoader processes per worker (default 4)")
     parser.add_argument("--knn-train", metavar="DIR", help="labelled class folders for the kNN monitor")
     parser.add_argument("--knn-val", metavar="DIR", help="labelled class folders scored by the kNN monitor")

@@ -124,7 +124,7 @@ def run_training(
 
     def on_epoch_end(epoch: int, trained: nn.Module, metrics: Mapping[str, float]) -> dict[str, float]:
         extra = {"epoch": float(epoch + 1), "resumed_from_step": float(resumed_from)}
-        if monitor is not None and (epoch + 1) % config.checkpoint_every == 0:
+        if monitor is not None and (epoch + 1) % config.knn_every == 0:
             extra.update(monitor(trained.backbone))  # type: ignore[arg-type]
         return extra
 
