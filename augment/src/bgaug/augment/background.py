@@ -18,12 +18,12 @@ def replace_background(x: Tensor, masks: Tensor, fill: Tensor) -> Tensor:
     """``masks * x + (1 - masks) * fill``; ``fill`` (n, 3, H, W) or a gray level (n,)."""
     if fill.ndim == 1:
         fill = fill.view(-1, 1, 1, 1).to(x.dtype)
-    return masks * x + (1 - masks) * fill
+    return torch.lerp(fill.expand_as(x), x, masks)
 
 
 def matched_negative(query: Tensor, query_masks: Tensor, other: Tensor) -> Tensor:
     """BG_Swaps' matched negative ``m_q * r + (1 - m_q) * q``: the query's background, r's content."""
-    return query_masks * other + (1 - query_masks) * query
+    return torch.lerp(query, other, query_masks)
 
 
 def pick_other_rows(eligible: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:

@@ -3,9 +3,9 @@
 Crop parameters follow torchvision's ``RandomResizedCrop.get_params`` (10 attempts at an area in
 ``scale`` and a log-uniform aspect ratio, else a centred crop with the ratio clamped), drawn for the
 whole batch at once. torchvision and kornia draw crop parameters from the global RNG and (kornia)
-cannot constrain them by a mask, so they are written here; the resampling itself is one
-``F.grid_sample`` call with per-sample affine grids, so image, mask and background channels
-concatenated together share exactly the same geometry.
+cannot constrain them by a mask, so they are written here. Image and mask are concatenated on
+channels and resized together, so they share exactly the same geometry; a tiled background is
+resized with its own row's crop.
 """
 
 from __future__ import annotations

@@ -73,14 +73,14 @@ def sample_photometric(spec: ViewSpec, n: int, generator: torch.Generator) -> Ph
 
 
 def grayscale(x: Tensor) -> Tensor:
-    """(n, 1, H, W) luma of RGB images, torchvision's weights."""
-    r, g, b = x.unbind(1)
-    return (GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b).unsqueeze(1)
+    """(n, 1, H, W) luma of RGB images, torchvision's weights (a 1x1 convolution: one pass)."""
+    weight = torch.tensor(GRAY_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return F.conv2d(x, weight)
 
 
 def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
-    f = factor.view(-1, 1, 1, 1)
-    return (f * x + (1 - f) * other).clamp_(0, 1)
+    """``factor * x + (1 - factor) * other``, clamped (torchvision's _blend), as one lerp."""
+    return torch.lerp(other.expand_as(x), x, factor.view(-1, 1, 1, 1).to(x.dtype)).clamp_(0, 1)
 
 
 def _brightness(x: Tensor, f: Tensor) -> Tensor:

@@ -1,7 +1,7 @@
 """``ViewPipeline``: masked images in, a method's ``ViewBatch`` out, all on batched tensors.
 
 Per global view: mask distortion (appendix B, when configured) -> FG_min-constrained
-RandomResizedCrop + flip moving image and mask together (one ``grid_sample``) -> photometric
+RandomResizedCrop + flip moving image and mask together (one resize) -> photometric
 augmentation of the image and of the tiled backgrounds it will receive, with the same parameters ->
 background augmentation (after the other augmentations, the paper's default; with ``order="before"``
 it is composited on the load-size image first) -> normalisation. Local views (multi-crop) get crop,
