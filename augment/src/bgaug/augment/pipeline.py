@@ -55,6 +55,8 @@ class _Plan:
     bg_sources: Tensor  # ... taken from these rows
     gray_rows: Tensor  # rows filled with a gray level ...
     gray_levels: Tensor  # ... of these values
+    no_foreground: Tensor  # (B,) the view's mask has too little foreground
+    no_background: Tensor  # (B,) the view's mask is all foreground
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -184,6 +186,8 @@ class ViewPipeline:
             bg_sources=sources[bg_rows],
             gray_rows=gray_rows,
             gray_levels=d.gray[gray_rows],
+            no_foreground=no_fg,
+            no_background=no_bg,
         )
 
     @staticmethod
@@ -249,12 +253,15 @@ class ViewPipeline:
         view_params: list[tuple[Tensor, Tensor, PhotometricParams]] = []
         sources: list[Tensor] = []
         fallback_fills: list[Tensor | None] = []
+        view_plans: list[_Plan | None] = []
+        load_masks: list[Tensor] = []
         shared_sat: Tensor | None = None  # the undistorted masks' table, computed once per call
         for v, spec in enumerate(self.views):
             is_bg_view = spec.is_global and v < self.n_global and kind != "none"
             with self._stage("masks", dev):
                 m = distort_masks(masks, cfg.distortion, generator) if is_bg_view else masks
             src = raw
+            early: _Plan | None = None
             if is_bg_view and cfg.order == "before":
                 with self._stage("compositing", dev):
                     early = self._plan(draws[v], m, has_bg, p_pos, stats)
@@ -315,12 +322,15 @@ class ViewPipeline:
             view_masks.append(vm if vm is not None else masks.new_zeros(0))
             view_params.append((crops, flip, params))
             fallback_fills.append(tiles[fill_rows.numel() :] if own_rows.numel() else None)
+            view_plans.append(plan or early)
+            load_masks.append(m)
 
         negatives = negative_rows = None
         if swaps:
             with self._stage("compositing", dev):
                 negatives, negative_rows = self._matched_negatives(
-                    finals, view_masks, sources, view_params, masks, images, backgrounds,
+                    finals, view_masks, sources, view_params, load_masks[anchor], view_plans[anchor],
+                    images, backgrounds,
                     neg_on, partners, anchor, fallback_fills[anchor], stats,
                 )  # fmt: skip
         self.last_masks = tuple(view_masks[: self.n_global])
@@ -354,7 +364,8 @@ class ViewPipeline:
         view_masks: list[Tensor],
         sources: list[Tensor],
         view_params: list[tuple[Tensor, Tensor, PhotometricParams]],
-        masks: Tensor,
+        load_mask: Tensor,
+        anchor_plan: _Plan | None,
         images: Tensor,
         backgrounds: Tensor | None,
         neg_on: Tensor,
@@ -374,11 +385,15 @@ class ViewPipeline:
         dev = neg_on.device
         B = neg_on.shape[0]
         # "before": the negative is composited at load size, then moved with the anchor's geometry.
-        m = view_masks[anchor] if cfg.order == "after" else masks
-        no_fg, no_bg = usable_rows(m, cfg.min_foreground)
-        stats["matched_skipped_no_foreground"] += int((neg_on & no_fg).sum())
-        stats["matched_skipped_all_foreground"] += int((neg_on & ~no_fg & no_bg).sum())
+        m = view_masks[anchor] if cfg.order == "after" else load_mask
+        if anchor_plan is not None:  # the anchor view's plan already measured its mask
+            no_fg, no_bg = anchor_plan.no_foreground, anchor_plan.no_background
+        else:
+            no_fg, no_bg = usable_rows(m, cfg.min_foreground)
         rows_ok = neg_on & ~no_fg & ~no_bg
+        skipped = torch.stack([(neg_on & no_fg).sum(), (neg_on & ~no_fg & no_bg).sum()]).tolist()
+        stats["matched_skipped_no_foreground"] += skipped[0]
+        stats["matched_skipped_all_foreground"] += skipped[1]
         others = [choice for choice, _ in partners]  # with B > 1 every row has another row
         if B == 1 and bool(rows_ok[0]):
             if own_fill is None and cfg.missing_background == "error":
