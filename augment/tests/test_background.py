@@ -118,11 +118,25 @@ def test_coupled_draws_tie_key_swap_and_negative() -> None:
 
 
 def test_pick_other_rows_never_picks_self_and_respects_eligibility() -> None:
-    eligible = torch.tensor([True, False, True, True]).expand(4, 4)
-    for seed in range(20):
+    eligible = torch.tensor([True, False, True, True])
+    seen = set()
+    for seed in range(40):
         choice, found = pick_other_rows(eligible, gen(seed))
         assert found.all()
         for i, j in enumerate(choice.tolist()):
             assert j != i and j != 1
-    choice, found = pick_other_rows(torch.ones(1, 1, dtype=torch.bool), gen(0))
+            seen.add((i, j))
+    assert seen == {(i, j) for i in range(4) for j in (0, 2, 3) if j != i}  # every option is drawn
+    choice, found = pick_other_rows(torch.tensor([True]), gen(0))
     assert not found.any() and choice.tolist() == [0]
+    choice, found = pick_other_rows(torch.tensor([False, True, False]), gen(0))
+    assert found.tolist() == [True, False, True] and choice.tolist() == [1, 1, 1]
+    assert not pick_other_rows(torch.zeros(3, dtype=torch.bool), gen(0))[1].any()
+
+
+def test_pick_other_rows_is_uniform() -> None:
+    counts = torch.zeros(5)
+    for seed in range(200):
+        choice, _ = pick_other_rows(torch.ones(5, dtype=torch.bool), gen(seed))
+        counts += torch.bincount(choice[:1], minlength=5).float()  # row 0's choices
+    assert counts[0] == 0 and (counts[1:] > 30).all()

@@ -27,22 +27,26 @@ def matched_negative(query: Tensor, query_masks: Tensor, other: Tensor) -> Tenso
 
 
 def pick_other_rows(eligible: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """For each row i, a uniformly drawn column j with ``eligible[i, j]`` (never i itself).
+    """For each row i, a uniformly drawn row j != i with ``eligible[j]`` ((B,) bool).
 
-    Returns (choice (B,) long, found (B,) bool); ``found`` is False where no column is eligible
-    (choice is then i). One uniform draw per row whatever ``eligible`` holds (reproducibility).
+    Returns (choice (B,) long, found (B,) bool); ``found`` is False where no other row is eligible
+    (choice is then i). One uniform draw per row whatever ``eligible`` holds (reproducibility);
+    O(B log B) memory and time, so large per-GPU batches cost nothing.
     """
     B = eligible.shape[0]
-    eye = torch.eye(B, dtype=torch.bool, device=eligible.device)
-    allowed = eligible & ~eye
-    counts = allowed.sum(dim=1)
-    u = uniform((B,), 0.0, 1.0, generator).to(eligible.device)
+    dev = eligible.device
+    rows = torch.arange(B, device=dev)
+    pool = torch.nonzero(eligible).squeeze(1)  # sorted eligible rows
+    u = uniform((B,), 0.0, 1.0, generator).to(dev)
+    if pool.numel() == 0:
+        return rows, torch.zeros(B, dtype=torch.bool, device=dev)
+    pos = torch.searchsorted(pool, rows)  # where row i sits (or would sit) in the pool
+    is_member = eligible
+    counts = pool.numel() - is_member.long()  # eligible rows other than i
     k = torch.minimum((u * counts).long(), (counts - 1).clamp_min(0))
-    rank = allowed.long().cumsum(dim=1) - 1  # rank of each eligible column within its row
-    hit = allowed & (rank == k[:, None])
-    choice = hit.to(torch.uint8).argmax(dim=1)
+    k = k + (is_member & (k >= pos)).long()  # step over i itself
     found = counts > 0
-    rows = torch.arange(B, device=eligible.device)
+    choice = pool[k.clamp_max(pool.numel() - 1)]
     return torch.where(found, choice, rows), found
 
 

@@ -150,7 +150,7 @@ class ViewPipeline:
         dev = has_bg.device
         u = uniform((B,), 0.0, 1.0, generator).to(dev)
         gray = uniform((B,), 0.0, 1.0, generator).to(dev)
-        donor, found = pick_other_rows(has_bg[None, :].expand(B, B), generator)
+        donor, found = pick_other_rows(has_bg, generator)
         return _Draws(u=u, gray=gray, donor=donor, donor_found=found)
 
     def _plan(self, d: _Draws, masks: Tensor, has_bg: Tensor, p: float, stats: Counter[str]) -> _Plan:
@@ -245,7 +245,7 @@ class ViewPipeline:
         if cfg.coupled and swaps:
             neg_u = draws[1].u
         neg_on = neg_u < p_neg if swaps else torch.zeros(B, dtype=torch.bool, device=dev)
-        everyone = torch.ones(B, B, dtype=torch.bool, device=dev)
+        everyone = torch.ones(B, dtype=torch.bool, device=dev)
         partners = [pick_other_rows(everyone, generator) for _ in range(cfg.n_matched)]
 
         finals: list[Tensor] = []
