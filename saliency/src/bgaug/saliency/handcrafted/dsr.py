@@ -98,8 +98,8 @@ def propagate(errors: np.ndarray, x: np.ndarray) -> np.ndarray:
     nearest = np.argpartition(dist_in, k - 1, axis=1)[:, :k] if n > 1 else np.zeros((n, 0), int)
     d_near = np.take_along_axis(dist_in, nearest, axis=1)
     sigma2 = float(np.sum(np.var(x, axis=0))) or 1.0
+    # Neighbours outside the cluster are at distance inf and get weight 0.
     wts = np.where(np.isfinite(d_near), np.exp(-(np.nan_to_num(d_near, posinf=0.0) ** 2) / (2 * sigma2)), 0.0)
-    wts = np.where(np.isfinite(d_near), wts, 0.0)
     wsum = wts.sum(axis=1)
     neighbour = np.where(wsum > 0, (wts * errors[nearest]).sum(axis=1) / np.maximum(wsum, 1e-12), errors)
     out: np.ndarray = TAU * neighbour + (1.0 - TAU) * errors
