@@ -41,7 +41,7 @@ SIBLINGS: dict[str, list[str]] = {
 TORCH_PINS = ["torch==2.14.1", "torchvision==0.29.1"]
 TORCH_ENV = ROOT / ".nox" / "_torch"
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck"]  # README test command: `nox`
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -90,15 +90,15 @@ def _use_torch(session: nox.Session) -> list[str]:
 
 
 def _install(session: nox.Session, *packages: str, extras: str = "test") -> None:
+    """Install ``packages`` (with ``extras``) and their sibling dependencies, by local path."""
     constraints = _use_torch(session)
     # "./" makes pip read a local path: a bare "evals[test]" is a PyPI requirement (and one exists).
-    paths: list[str] = []
+    wanted: dict[str, str] = {}
     for name in packages:
         for sibling in SIBLINGS[name]:
-            if f"./{PACKAGES[sibling]}" not in paths:
-                paths.append(f"./{PACKAGES[sibling]}")
-        paths.append(f"./{PACKAGES[name]}[{extras}]" if extras else f"./{PACKAGES[name]}")
-    session.install(*constraints, *paths)
+            wanted.setdefault(sibling, f"./{PACKAGES[sibling]}")
+        wanted[name] = f"./{PACKAGES[name]}[{extras}]" if extras else f"./{PACKAGES[name]}"
+    session.install(*constraints, *wanted.values())
 
 
 @nox.session
@@ -114,6 +114,7 @@ def lint(session: nox.Session) -> None:
     """ruff over the whole tree."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
@@ -122,3 +123,34 @@ def typecheck(session: nox.Session) -> None:
     _install(session, *PACKAGES, extras="test")
     session.install("mypy>=1.11")
     session.run("mypy", *[f"{path}/src" for path in PACKAGES.values()], "noxfile.py")
+
+
+@nox.session
+def sodparity(session: nox.Session) -> None:
+    """Saliency metrics against pysodmetrics (its numpy / scikit-image pins need their own session)."""
+    _install(session, "saliency")
+    session.install("pysodmetrics")
+    session.run("pytest", "saliency/tests", "-k", "pysod", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks that print ratios measured in one run (augment, ssl_methods, saliency, evals)."""
+    _install(session, "augment", "ssl_methods", "saliency", "evals", extras="")
+    out = Path(session.create_tmp())
+    for package in ("augment", "ssl_methods", "saliency", "evals"):
+        session.run("python", "-m", f"bgaug.{package}", "bench", "--json", str(out / f"{package}.json"))
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """`bgaug demo` (pass `-- --quick` for the 3-minute version)."""
+    _install(session, "launch", extras="")
+    session.run("bgaug", "demo", "--out", "runs/demo", *session.posargs)
+
+
+@nox.session
+def science(session: nox.Session) -> None:
+    """The demo at 3 seeds with longer schedules and controls; prints the paper's claims checked."""
+    _install(session, "launch", extras="")
+    session.run("bgaug", "demo", "--preset", "science", "--out", "runs/science", *session.posargs)
