@@ -121,7 +121,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy (strict) over every package, installed together."""
     _install(session, *PACKAGES, extras="test")
-    session.install("mypy>=1.11")
+    session.install("mypy>=1.11", "nox")  # nox for the noxfile's own types
     session.run("mypy", *[f"{path}/src" for path in PACKAGES.values()], "noxfile.py")
 
 

@@ -134,7 +134,8 @@ class Corrupt:
         # imagecorruptions draws from numpy's legacy global generator; seed it per image for repeatability.
         np.random.seed(spawn_seed(self.seed, self.name, self.severity, index) % (2**32))  # noqa: NPY002
         out = ic.corrupt(image, corruption_name=self.name, severity=self.severity)
-        return np.clip(np.asarray(out), 0, 255).astype(np.uint8)
+        corrupted: np.ndarray = np.clip(np.asarray(out), 0, 255).astype(np.uint8)
+        return corrupted
 
 
 def probe_corruption(name: str) -> str | None:
