@@ -15,6 +15,7 @@ from this machine only.
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
@@ -32,6 +33,18 @@ def _single_machine_mode(enabled: bool) -> None:
 
     if hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
         ray_constants.ENABLE_RAY_CLUSTER = not enabled
+
+
+MAX_RAY_TEMP_DIR = 40
+"""Ray keeps AF_UNIX sockets under ``<temp dir>/session_<timestamp>_<pid>/sockets/``; such paths may not
+exceed 107 bytes, which a long ``TMPDIR`` (a nox session, a deep CI checkout) breaks."""
+
+
+def ray_temp_dir() -> str | None:
+    """``None`` (Ray's default) when the temp dir is short enough, else a short per-user folder."""
+    if len(os.path.join(tempfile.gettempdir(), "ray")) <= MAX_RAY_TEMP_DIR:
+        return None
+    return f"/tmp/ray-{os.getuid()}"
 
 
 def connect(
@@ -67,6 +80,7 @@ def connect(
                 dashboard_host=dashboard_host,
                 log_to_driver=True,
                 configure_logging=False,
+                _temp_dir=ray_temp_dir(),
             )
         else:
             ray.init(address=address)
