@@ -60,4 +60,8 @@ def test_tiny_bench_writes_json_and_prints_ratio_last(
     result = json.loads(out.read_text())
     assert set(result["methods"]) == {"rotnet", "moco_v2"}
     assert result["bg_swaps"]["matched_negatives_per_step"] == 1
-    assert result["bg_swaps"]["ratio"] > 0 and result["methods"]["rotnet"]["steps_per_s"] > 0
+    assert (
+        result["bg_swaps"]["pairs"] == 2
+        and result["bg_swaps"]["ratio"] > 0
+        and result["methods"]["rotnet"]["steps_per_s"] > 0
+    )

@@ -57,3 +57,17 @@ def test_warmup_cosine_and_step_schedules() -> None:
     assert learning_rate(29, **common, **step) == pytest.approx(1.0)
     assert learning_rate(30, **common, **step) == pytest.approx(0.1)
     assert learning_rate(65, **common, **step) == pytest.approx(0.01)
+
+
+def test_recipes_follow_the_papers() -> None:
+    from bgaug.ssl_methods.recipes import recipe
+
+    sup = recipe("supervised", batch_size=1024, steps_per_epoch=10)
+    assert sup.peak_lr == pytest.approx(0.4)  # 0.1 x 1024 / 256
+    assert (sup.warmup_epochs, sup.schedule, sup.milestones, sup.epochs) == (5, "step", (30, 60, 80), 90)
+    assert sup.exclude_bias_and_norm
+    assert recipe("byol").optimizer == "lars" and recipe("moco_v2").base_lr == 0.03
+    with pytest.raises(ValueError, match="method must be one of"):
+        recipe("dino")
+    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+        recipe("swav", epoch=3)

@@ -6,6 +6,19 @@ bgaug.ssl_methods bench`` measures step speed.
 """
 
 from bgaug.ssl_methods.methods.base import Method
+from bgaug.ssl_methods.recipes import recipe
 from bgaug.ssl_methods.registry import METHODS, build_method, method_options
+from bgaug.ssl_methods.training import TrainConfig, TrainHooks, TrainingDivergedError, TrainResult, train
 
-__all__ = ["METHODS", "Method", "build_method", "method_options"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "TrainConfig",
+    "TrainHooks",
+    "TrainResult",
+    "TrainingDivergedError",
+    "build_method",
+    "method_options",
+    "recipe",
+    "train",
+]
