@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 from helpers import gen
 
+from bgaug.augment import photometric
 from bgaug.augment.config import ViewSpec
 from bgaug.augment.photometric import (
     PhotometricParams,
@@ -60,3 +64,50 @@ def test_grayscale_and_solarize() -> None:
     assert torch.allclose(gray[0, 0], gray[0, 1]) and torch.equal(gray[1], x[1])
     sol = apply_photometric(x, PhotometricParams(**(fields | {"solarize": torch.tensor([True, True])})), spec)
     assert torch.allclose(sol, torch.where(x >= 0.5, 1 - x, x))
+
+
+def _torchvision_reference(x: torch.Tensor, p: PhotometricParams, max_sigma: float) -> torch.Tensor:
+    """One sample at a time with torchvision's functional ops, in each sample's own jitter order."""
+    outs = []
+    for i in range(x.shape[0]):
+        y = x[i]
+        if p.jitter[i]:
+            for op in p.order[i].tolist():
+                if op == 0:
+                    y = TF.adjust_brightness(y, float(p.brightness[i]))
+                elif op == 1:
+                    y = TF.adjust_contrast(y, float(p.contrast[i]))
+                elif op == 2:
+                    y = TF.adjust_saturation(y, float(p.saturation[i]))
+                else:
+                    y = TF.adjust_hue(y, float(p.hue[i]))
+        if p.gray[i]:
+            y = TF.rgb_to_grayscale(y, num_output_channels=3)
+        sigma = float(p.blur_sigma[i])
+        if sigma > 0:
+            size = 2 * math.ceil(3 * max_sigma) + 1
+            y = TF.gaussian_blur(y, kernel_size=[size, size], sigma=[sigma, sigma])
+        if p.solarize[i]:
+            y = torch.where(y >= 0.5, 1 - y, y)
+        outs.append(y)
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("chunk", [1 << 30, 2 * 3 * 16 * 16])
+def test_pipeline_of_ops_matches_torchvision_per_sample(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Per-sample order, factors, grayscale, blur sigma and solarize, whole batch or in small chunks,
+    from uint8 or float input."""
+    monkeypatch.setattr(photometric, "CPU_CHUNK_ELEMENTS", chunk)
+    spec = ViewSpec(
+        size=16, jitter=(0.8, 0.8, 0.8, 0.4), jitter_p=0.9, gray_p=0.3, blur_p=0.5, solarize_p=0.3
+    )
+    n = 40
+    x = torch.randint(0, 256, (n, 3, 16, 16), generator=gen(5), dtype=torch.uint8)
+    x[:3] = x[:3, :1]  # gray images: no hue
+    p = sample_photometric(spec, n, gen(6))
+    assert len(set(map(tuple, p.order[p.jitter].tolist()))) > 12  # many different orders
+    ref = _torchvision_reference(x.float() / 255, p, spec.blur_sigma[1])
+    assert torch.allclose(apply_photometric(x, p, spec), ref, atol=3e-4)
+    floats = x.float() / 255
+    assert torch.allclose(apply_photometric(floats, p, spec), ref, atol=3e-4)
+    assert torch.equal(floats, x.float() / 255)  # not in place unless asked

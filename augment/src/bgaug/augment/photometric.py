@@ -3,9 +3,16 @@
 The operations follow torchvision's definitions (``ColorJitter`` with a random order of its four
 operations per sample, ITU-R 601-2 grayscale, solarize at 0.5), with parameters drawn per sample
 from the ``torch.Generator`` passed in. torchvision's functional ops take one factor per call and
-kornia's augmentation modules draw from the global RNG, so the factors are drawn here; the HSV
-hue shift is written out (torchvision's HSV definition) because converting to HSV and back with
-kornia cost 3x more on CPU. Blur is a separable Gaussian per sample in one grouped convolution.
+kornia's augmentation modules draw from the global RNG, so the factors are drawn here.
+
+Speed (``apply_photometric``): the work is memory-bound, so it is arranged to touch each pixel few
+times and, on CPU, while it is in cache. Rows are sorted once by (blur, grayscale, hue position), so
+every row subset an operation needs is a few contiguous slices (views, no gathers); brightness,
+contrast and saturation are one per-sample affine update ``a x + c gray(x) + d`` per jitter position
+(identity for rows whose op there is hue); hue runs in place on its slice with no modulo per channel;
+blur is separable shift-and-add with per-sample taps. On CPU the sorted rows go through in chunks of
+about ``CPU_CHUNK_ELEMENTS`` values (a few 224 px images) so intermediates stay in cache; on CUDA the
+whole batch is one chunk. Same code on both.
 """
 
 from __future__ import annotations
@@ -72,19 +79,32 @@ def sample_photometric(spec: ViewSpec, n: int, generator: torch.Generator) -> Ph
     )
 
 
+CPU_CHUNK_ELEMENTS = 1 << 19
+"""Values per chunk on CPU (2 MiB of float32): fits the per-core cache, amortises op overhead."""
+
+_BRIGHTNESS, _CONTRAST, _SATURATION, _HUE = range(4)
+
+
 def grayscale(x: Tensor) -> Tensor:
-    """(n, 1, H, W) luma of RGB images, torchvision's weights (a 1x1 convolution: one pass)."""
-    weight = torch.tensor(GRAY_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return F.conv2d(x, weight)
+    """(n, 1, H, W) luma of RGB images, torchvision's weights."""
+    # Weighted channel sum, written out: a 1x1 conv2d costs 100x more on CPU at small sizes.
+    r, g, b = x.unbind(1)
+    out = torch.mul(r, GRAY_WEIGHTS[0])
+    out.add_(g, alpha=GRAY_WEIGHTS[1]).add_(b, alpha=GRAY_WEIGHTS[2])
+    return out.unsqueeze(1)
+
+
+def _rows(f: Tensor) -> Tensor:
+    return f.view(-1, 1, 1, 1)
 
 
 def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
     """``factor * x + (1 - factor) * other``, clamped (torchvision's _blend), as one lerp."""
-    return torch.lerp(other.expand_as(x), x, factor.view(-1, 1, 1, 1).to(x.dtype)).clamp_(0, 1)
+    return torch.lerp(other.expand_as(x), x, _rows(factor).to(x.dtype)).clamp_(0, 1)
 
 
 def _brightness(x: Tensor, f: Tensor) -> Tensor:
-    return (x * f.view(-1, 1, 1, 1)).clamp_(0, 1)
+    return (x * _rows(f)).clamp_(0, 1)
 
 
 def _contrast(x: Tensor, f: Tensor) -> Tensor:
@@ -95,79 +115,223 @@ def _saturation(x: Tensor, f: Tensor) -> Tensor:
     return _blend(x, grayscale(x), f)
 
 
-_HUE_OFFSETS = (5.0, 3.0, 1.0)  # HSV -> RGB: channel c = V - C * clamp(min(k, 4 - k), 0, 1)
-
-
 def _hue(x: Tensor, f: Tensor) -> Tensor:
     """Rotate the HSV hue by ``f`` turns, keeping value and saturation (torchvision's adjust_hue)."""
-    r, g, b = x.unbind(1)
-    v = x.amax(dim=1)
-    chroma = v - x.amin(dim=1)
-    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
-    h = torch.where(v == r, (g - b) / safe, torch.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4))
-    h = (h + 6 * f.view(-1, 1, 1)).unsqueeze(1)  # sextants, any real; the remainder wraps it
-    offsets = torch.tensor(_HUE_OFFSETS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    k = torch.remainder(h + offsets, 6)
-    weight = torch.minimum(k, 4 - k).clamp_(0, 1)
-    return (v.unsqueeze(1) - chroma.unsqueeze(1) * weight).clamp_(0, 1)
+    return _hue_(x.clone(), f)
 
 
-def color_jitter(x: Tensor, p: PhotometricParams) -> Tensor:
-    """torchvision ColorJitter per sample: rows with ``p.jitter`` get the four ops in ``p.order``.
+def _hue_(x: Tensor, f: Tensor) -> Tensor:
+    """In-place ``_hue`` on a contiguous (n, 3, H, W) tensor.
 
-    Rows are grouped by their order (24 permutations), so each group is gathered and written back
-    once and runs its four operations in sequence. Modifies ``x`` in place and returns it.
+    With hue h in sextants [0, 6) and chroma C = max - min, channel c of the result is
+    ``min + C * clamp(|3 - |h + o_c|| - 1, 0, 1)``, o = (0, -2, -4) for (r, g, b): torchvision's
+    HSV -> RGB sector table as one triangle wave (exact for h + o_c in [-6, 6], so no modulo per
+    channel). Branches are float 0/1 masks and lerps: on CPU ``torch.where`` on data-dependent
+    masks ran 10-20x slower than plain arithmetic.
     """
-    ops = (
-        (_brightness, p.brightness),
-        (_contrast, p.contrast),
-        (_saturation, p.saturation),
-        (_hue, p.hue),
+    r, g, b = x.unbind(1)
+    v = torch.maximum(r, g)
+    torch.maximum(v, b, out=v)
+    low = torch.minimum(r, g)
+    torch.minimum(low, b, out=low)
+    chroma = v - low
+    is_r = torch.eq(v, r, out=torch.empty_like(v))  # float 0/1 (a bool result is slower)
+    is_g = torch.eq(v, g, out=torch.empty_like(v))
+    # h * C: max = r -> g - b; max = g -> b - r + 2C; else r - g + 4C (r wins ties, then g).
+    hc = torch.sub(r, g).add_(chroma, alpha=4)
+    hc.lerp_(torch.sub(b, r).add_(chroma, alpha=2), is_g)  # lerp with weight 0 or 1 is exact
+    hc.lerp_(torch.sub(g, b), is_r)
+    h = hc.div_(chroma.clamp_min(torch.finfo(x.dtype).tiny))  # gray pixels: 0 / tiny = 0
+    h.add_(_rows(6 * f.to(x.dtype)).squeeze(1))
+    h.sub_(h.div(6).floor_().mul_(6))  # into [0, 6)
+    offsets = torch.tensor((0.0, -2.0, -4.0), dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    torch.add(h.unsqueeze(1), offsets, out=x)
+    x.abs_().sub_(3).abs_().sub_(1).clamp_(0, 1)
+    return torch.addcmul(low.unsqueeze(1), chroma.unsqueeze(1), x, out=x)
+
+
+def _runs(flags: list[bool], start: int, stop: int) -> list[tuple[int, int]]:
+    """Maximal [a, b) ranges of True in ``flags[start:stop]``, relative to ``start``."""
+    runs: list[tuple[int, int]] = []
+    i = start
+    while i < stop:
+        if flags[i]:
+            j = i
+            while j < stop and flags[j]:
+                j += 1
+            runs.append((i - start, j - start))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def _blur_(x: Tensor, kernel: Tensor) -> Tensor:
+    """In-place separable blur of contiguous (n, C, H, W) with per-row taps ``kernel`` (n, 2r + 1),
+    reflect padding: one depthwise conv1d along W, one along H (on the transposed image). Measured
+    on CPU at 224 px: 4x faster than shift-and-add and ~10x faster than a grouped conv2d.
+    """
+    n, C, H, W = x.shape
+    k = kernel.shape[1]
+    radius = k // 2
+    taps = kernel.to(x.dtype)
+    rows = F.pad(x, (radius, radius, 0, 0), mode="reflect").view(1, n * C * H, W + 2 * radius)
+    y = F.conv1d(rows, taps.repeat_interleave(C * H, 0).unsqueeze(1), groups=n * C * H)
+    cols = F.pad(y.view(n, C, H, W).transpose(-1, -2), (radius, radius, 0, 0), mode="reflect")
+    z = F.conv1d(
+        cols.reshape(1, n * C * W, H + 2 * radius),
+        taps.repeat_interleave(C * W, 0).unsqueeze(1),
+        groups=n * C * W,
     )
-    code = (p.order * torch.tensor([1, 4, 16, 64], device=p.order.device)).sum(dim=1)
-    code = torch.where(p.jitter, code, torch.full_like(code, -1))
-    for value in torch.unique(code).tolist():
-        if value < 0:
-            continue
-        rows = torch.nonzero(code == value).squeeze(1)
-        y = x[rows]
-        for position in range(4):
-            op, factor = ops[(value >> (2 * position)) & 3]
-            y = op(y, factor[rows])
-        x[rows] = y
-    return x
+    return x.copy_(z.view(n, C, W, H).transpose(-1, -2))
+
+
+def blur_kernels(sigma: Tensor, max_sigma: float, height: int, width: int) -> Tensor:
+    """(n, 2r + 1) normalised Gaussian taps, r = ceil(3 max_sigma) (at most the side - 1)."""
+    radius = max(1, math.ceil(3 * max_sigma))
+    radius = min(radius, height - 1, width - 1)  # reflect padding needs a pad smaller than the side
+    taps = torch.arange(-radius, radius + 1, device=sigma.device, dtype=torch.float32)
+    safe = sigma.float().clamp_min(1e-6)[:, None]
+    kernel = torch.exp(-(taps[None] ** 2) / (2 * safe**2))
+    return kernel / kernel.sum(1, keepdim=True)
 
 
 def gaussian_blur(x: Tensor, sigma: Tensor, max_sigma: float) -> Tensor:
     """Blur each image with its own sigma (pixels): a separable kernel of radius ceil(3 max_sigma)."""
-    n, C, H, W = x.shape
-    radius = max(1, math.ceil(3 * max_sigma))
-    radius = min(radius, H - 1, W - 1)  # reflect padding needs a pad smaller than the side
-    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    kernel = torch.exp(-(taps[None] ** 2) / (2 * sigma.to(x.dtype)[:, None] ** 2))
-    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(C, dim=0)  # (n*C, k)
-    k = kernel.shape[1]
-    y = x.reshape(1, n * C, H, W)
-    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="reflect"), kernel.view(n * C, 1, 1, k), groups=n * C)
-    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect"), kernel.view(n * C, 1, k, 1), groups=n * C)
-    return y.view(n, C, H, W)
+    H, W = x.shape[-2:]
+    if min(H, W) < 2:
+        return x.clone()
+    return _blur_(x.contiguous().clone(), blur_kernels(sigma, max_sigma, H, W))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Per-row coefficients of one call, in sorted row order, and the host-side flags."""
+
+    scale: Tensor  # (n, 4) a: per jitter position
+    gray_coef: Tensor  # (n, 4) c
+    mean_coef: Tensor  # (n, 4) coefficient of the image's mean luma (contrast)
+    hue_turns: Tensor  # (n,)
+    kernels: Tensor | None  # (n, k) blur taps
+    ops: list[list[int]]  # per row: op at each position, -1 when the row is not jittered
+    gray: list[bool]
+    blur: list[bool]
+    solarize: list[bool]
+
+
+def _plan(p: PhotometricParams, order: Tensor, spec: ViewSpec, height: int, width: int) -> _Plan:
+    jit = p.jitter[order]
+    ops = torch.where(jit[:, None], p.order[order], torch.full_like(p.order[order], -1))
+    one = torch.ones_like(ops, dtype=torch.float32)
+    zero = torch.zeros_like(one)
+
+    def per_op(code: int, value: Tensor, default: Tensor) -> Tensor:
+        return torch.where(ops == code, value[order].float()[:, None].expand_as(one), default)
+
+    scale = per_op(_BRIGHTNESS, p.brightness, one)
+    scale = per_op(_CONTRAST, p.contrast, scale)
+    scale = per_op(_SATURATION, p.saturation, scale)
+    gray_coef = per_op(_SATURATION, 1 - p.saturation, zero)
+    mean_coef = per_op(_CONTRAST, 1 - p.contrast, zero)
+    sigma = p.blur_sigma[order]
+    blur = sigma > 0
+    kernels = None
+    if min(height, width) >= 2:
+        kernels = blur_kernels(sigma, spec.blur_sigma[1], height, width)
+    host = torch.cat([ops, torch.stack([p.gray[order], blur, p.solarize[order]], dim=1).long()], 1)
+    rows = host.tolist()  # the one host sync of a call
+    return _Plan(
+        scale=scale,
+        gray_coef=gray_coef,
+        mean_coef=mean_coef,
+        hue_turns=p.hue[order],
+        kernels=kernels,
+        ops=[r[:4] for r in rows],
+        gray=[bool(r[4]) for r in rows],
+        blur=[bool(r[5]) and kernels is not None for r in rows],
+        solarize=[bool(r[6]) for r in rows],
+    )
+
+
+def _affine_(y: Tensor, a: Tensor, c: Tensor, d: Tensor, need_gray: bool, need_mean: bool) -> None:
+    """``y = clamp(a y + c gray(y) + d mean(gray(y)), 0, 1)`` per row, in place: brightness
+    (a = f), contrast (a = f, d = 1 - f), saturation (a = f, c = 1 - f) and identity (a = 1) at once.
+    """
+    bias = torch.zeros_like(a)
+    if need_mean:
+        channel_means = y.mean(dim=(2, 3))
+        weights = torch.tensor(GRAY_WEIGHTS, dtype=y.dtype, device=y.device)
+        bias = d * (channel_means @ weights)
+    if need_gray:
+        shift = grayscale(y).mul_(_rows(c)).add_(_rows(bias))
+        torch.addcmul(shift, y, _rows(a), out=y)
+    else:
+        torch.addcmul(_rows(bias), y, _rows(a), out=y)
+    y.clamp_(0, 1)
+
+
+def _chunk_(y: Tensor, plan: _Plan, lo: int) -> None:
+    """All photometric operations, in place, on the sorted rows [lo, lo + len(y))."""
+    hi = lo + y.shape[0]
+    ops = plan.ops[lo:hi]
+    for position in range(4):
+        codes = [row[position] for row in ops]
+        affine = [c in (_BRIGHTNESS, _CONTRAST, _SATURATION) for c in codes]
+        if any(affine):
+            first = affine.index(True)
+            last = len(affine) - affine[::-1].index(True)
+            sel = slice(lo + first, lo + last)
+            _affine_(
+                y[first:last],
+                plan.scale[sel, position],
+                plan.gray_coef[sel, position],
+                plan.mean_coef[sel, position],
+                need_gray=_SATURATION in codes,
+                need_mean=_CONTRAST in codes,
+            )
+        for a, b in _runs([c == _HUE for c in codes], 0, len(codes)):
+            _hue_(y[a:b], plan.hue_turns[lo + a : lo + b])
+    for a, b in _runs(plan.gray, lo, hi):
+        y[a:b] = grayscale(y[a:b])
+    if plan.kernels is not None:
+        for a, b in _runs(plan.blur, lo, hi):
+            _blur_(y[a:b], plan.kernels[lo + a : lo + b])
+    for a, b in _runs(plan.solarize, lo, hi):
+        part = y[a:b]
+        torch.where(part >= 0.5, 1 - part, part, out=part)
 
 
 def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplace: bool = False) -> Tensor:
-    """Colour jitter, grayscale, blur, solarize (MoCo-v2 / BYOL order) on (n, 3, H, W) in [0, 1].
+    """Colour jitter, grayscale, blur, solarize (MoCo-v2 / BYOL order) on (n, 3, H, W).
 
-    ``inplace``: overwrite ``x`` (the pipeline's own fresh tensors) instead of copying it first.
+    ``x``: float in [0, 1], or uint8 (read as /255; the result is then a new float32 tensor).
+    ``inplace``: a float ``x`` may be overwritten (the pipeline's own fresh tensors).
     """
-    p = PhotometricParams(*(getattr(p, f).to(x.device) for f in PhotometricParams.__dataclass_fields__))
-    out = color_jitter(x if inplace else x.clone(), p)
-    rows = torch.nonzero(p.gray).squeeze(1)
-    if rows.numel():
-        out[rows] = grayscale(out[rows]).expand(-1, 3, -1, -1)
-    rows = torch.nonzero(p.blur_sigma > 0).squeeze(1)
-    if rows.numel():
-        out[rows] = gaussian_blur(out[rows], p.blur_sigma[rows], spec.blur_sigma[1])
-    rows = torch.nonzero(p.solarize).squeeze(1)
-    if rows.numel():
-        sel = out[rows]
-        out[rows] = torch.where(sel >= 0.5, 1 - sel, sel)
+    n, _, H, W = x.shape
+    dev = x.device
+    out = (
+        x
+        if inplace and x.is_floating_point()
+        else torch.empty(
+            (n, 3, H, W), dtype=torch.float32 if not x.is_floating_point() else x.dtype, device=dev
+        )
+    )
+    if n == 0:
+        return out
+    p = PhotometricParams(*(getattr(p, f).to(dev) for f in PhotometricParams.__dataclass_fields__))
+    # Sort rows: blurred last, grayscale last within that, then by the position of hue (5: none).
+    hue_at = torch.where(p.jitter, (p.order == _HUE).long().argmax(dim=1), 4)
+    key = (p.blur_sigma > 0).long() * 10 + p.gray.long() * 5 + hue_at
+    order = torch.argsort(key, stable=True)
+    plan = _plan(p, order, spec, H, W)
+    step = n if dev.type != "cpu" else max(1, CPU_CHUNK_ELEMENTS // (3 * H * W))
+    buffer = torch.empty((min(step, n), 3, H, W), dtype=out.dtype, device=dev)
+    for lo in range(0, n, step):
+        rows = order[lo : lo + step]
+        y = buffer[: rows.numel()]
+        y.copy_(x[rows])  # gather, convert, make contiguous: one pass
+        if not x.is_floating_point():
+            y.div_(255)
+        _chunk_(y, plan, lo)
+        out.index_copy_(0, rows, y)
     return out
