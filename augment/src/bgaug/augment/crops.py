@@ -139,7 +139,8 @@ def resized_crops(x: Tensor, crops: Tensor, size: int, flip: Tensor | None = Non
 
     One ``F.interpolate`` per sample: on CPU its uint8 channels-last kernel is ~5x faster than a
     batched ``grid_sample`` in float and, unlike it, antialiases downscaling; on CUDA the loop costs
-    a few kernel launches per sample. Keep C = 4 (image + mask) for the fast uint8 path.
+    a few kernel launches per sample. Keep C = 4 (image + mask) for the fast uint8 path. The result
+    is in channels-last memory format (the resize's own; consumers read it in any layout).
     """
     n = x.shape[0]
     out = x.new_empty((n, x.shape[1], size, size)).contiguous(memory_format=torch.channels_last)
@@ -150,13 +151,9 @@ def resized_crops(x: Tensor, crops: Tensor, size: int, flip: Tensor | None = Non
         resized = resized_crops(x.float(), crops, size, flip)
         return resized.round_().clamp_(0, 255).to(torch.uint8)
     src = x.contiguous(memory_format=torch.channels_last)
+    flips = [False] * n if flip is None else flip.tolist()
     for i, (top, left, h, w) in enumerate(crops.to(torch.long).tolist()):
         patch = src[i : i + 1, :, top : top + h, left : left + w]
-        out[i : i + 1] = F.interpolate(
-            patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-    if flip is not None:
-        rows = torch.nonzero(flip.to(x.device)).squeeze(1)
-        if rows.numel():
-            out[rows] = out[rows].flip(-1)
-    return out.contiguous()
+        y = F.interpolate(patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[i : i + 1] = y.flip(-1) if flips[i] else y  # mirrored while the patch is in cache
+    return out

@@ -72,11 +72,17 @@ def _with_channel(x: Tensor, masks: Tensor | None = None) -> Tensor:
     return torch.cat([x, m], dim=1)
 
 
-def normalize(x: Tensor) -> Tensor:
+def _mask_of(warped: Tensor) -> Tensor:
+    """Binary float mask from the 4th channel of a resized (image + mask) tensor."""
+    m = warped[:, 3:]
+    return (m > (127 if m.dtype == torch.uint8 else 0.5)).float()
+
+
+def normalize(x: Tensor, *, inplace: bool = False) -> Tensor:
     """ImageNet mean/std normalisation, the last step of every view."""
     mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return torch.addcdiv(-mean / std, x, std)
+    return torch.addcdiv(-mean / std, x, std, out=x) if inplace else torch.addcdiv(-mean / std, x, std)
 
 
 def _cat_params(a: PhotometricParams, b: PhotometricParams) -> PhotometricParams:
@@ -256,6 +262,7 @@ class ViewPipeline:
         view_plans: list[_Plan | None] = []
         load_masks: list[Tensor] = []
         shared_sat: Tensor | None = None  # the undistorted masks' table, computed once per call
+        with_mask: Tensor | None = None  # raw images + undistorted masks, built once per call
         for v, spec in enumerate(self.views):
             is_bg_view = spec.is_global and v < self.n_global and kind != "none"
             with self._stage("masks", dev):
@@ -283,9 +290,13 @@ class ViewPipeline:
                 crops = crops.to(dev)
                 stats["fg_min_center_crop"] += int(fell_back.sum())
                 flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
-                warped = resized_crops(_with_channel(src, m), crops, spec.size, flip)
-                x = _as_float(warped[:, :3])
-                vm = (_as_float(warped[:, 3:]) > 0.5).float() if spec.is_global else None
+                if src is raw and m is masks:  # the same 4-channel input serves every such view
+                    with_mask = _with_channel(raw, masks) if with_mask is None else with_mask
+                    warped = resized_crops(with_mask, crops, spec.size, flip)
+                else:
+                    warped = resized_crops(_with_channel(src, m), crops, spec.size, flip)
+                x = warped[:, :3]  # uint8 stays uint8: the photometric step converts in cache
+                vm = _mask_of(warped) if spec.is_global else None
             params = sample_photometric(spec, B, generator)
             plan: _Plan | None = None
             fill_rows = torch.zeros(0, dtype=torch.long, device=dev)
@@ -297,23 +308,16 @@ class ViewPipeline:
             if swaps and v == anchor and B == 1 and backgrounds is not None and bool(has_bg[0]):
                 own_rows = torch.zeros(1, dtype=torch.long, device=dev)  # matched-negative fallback
             extra = torch.cat([fill_rows, own_rows])
+            colour_in, colour_params = x, params  # the view, then the tiles it composites
             with self._stage("geometry", dev):
-                tiles = (
-                    _as_float(
-                        resized_crops(
-                            _with_channel(backgrounds[extra]), crops[extra], spec.size, flip[extra]
-                        )[:, :3]
-                    )
-                    if backgrounds is not None and extra.numel()
-                    else x.new_zeros((0, 3, spec.size, spec.size))
-                )
+                if backgrounds is not None and extra.numel():
+                    tiles = resized_crops(
+                        _with_channel(backgrounds[extra]), crops[extra], spec.size, flip[extra]
+                    )[:, :3]
+                    colour_in = torch.cat([x, tiles])
+                    colour_params = _cat_params(params, params.select(extra.to(params.jitter.device)))
             with self._stage("photometric", dev):
-                out = apply_photometric(
-                    torch.cat([x, tiles]),
-                    _cat_params(params, params.select(extra.to(params.jitter.device))),
-                    spec,
-                    inplace=True,
-                )
+                out = apply_photometric(colour_in, colour_params, spec)  # a new contiguous float tensor
                 x, tiles = out[:B], out[B:]
             if plan is not None and vm is not None:
                 with self._stage("compositing", dev):
@@ -345,9 +349,9 @@ class ViewPipeline:
             finals[0] = rotated
             rotations = k
         with self._stage("normalize", dev):
-            views = tuple(normalize(x) for x in finals)
+            views = tuple(normalize(x, inplace=True) for x in finals)  # the pipeline's own tensors
             if negatives is not None:
-                negatives = normalize(negatives)
+                negatives = normalize(negatives, inplace=True)
         return ViewBatch(
             views=views,
             n_global=self.n_global,
@@ -425,7 +429,7 @@ class ViewPipeline:
                     r_src = images.new_ones((1, 3, *images.shape[2:])) * 0.5
                 src = matched_negative(sources[anchor][rows], m[rows], r_src)
                 crops, flip, params = view_params[anchor]
-                x = _as_float(resized_crops(_with_channel(src), crops[rows], spec.size, flip[rows])[:, :3])
+                x = resized_crops(_with_channel(src), crops[rows], spec.size, flip[rows])[:, :3]
                 negs.append(apply_photometric(x, params.select(rows.to(params.jitter.device)), spec))
         stacked = torch.stack(negs, dim=1)  # (R, n_matched, 3, h, w): each row's negatives together
         stats["matched_negatives"] += int(stacked.shape[0] * stacked.shape[1])
