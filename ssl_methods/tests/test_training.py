@@ -166,3 +166,19 @@ def test_short_provider_and_bad_config(tiny_options: dict[str, dict[str, Any]], 
     with pytest.raises(ValueError, match="milestones"):
         TrainConfig(milestones=(60, 30))
     assert TrainConfig(base_lr=0.1, batch_size=512).peak_lr == pytest.approx(0.2)
+
+
+def test_bf16_autocast_and_channels_last_on_cpu(
+    tiny_options: dict[str, dict[str, Any]], batches: Callable[..., Provider], tmp_path: Path
+) -> None:
+    # Small stem: with the ImageNet stem 16 px inputs reach 1x1 maps, where bf16 batch norm over 8
+    # values gave non-finite gradients (caught by the loop's check).
+    method = _method("swav", tiny_options, small_stem=True)
+    config = _config(steps_per_epoch=2, amp=True, channels_last=True, optimizer="lars")
+    result = train(method, batches(batch_size=8, n_local=2), config, tmp_path)
+    assert result.global_step == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+    assert method.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match="float16"):
+        train(
+            _method("byol", tiny_options), batches(), _config(amp=True, amp_dtype="float16"), tmp_path / "x"
+        )

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from bgaug.core.backbones import save_backbone
 from bgaug.core.config import check_choice, check_positive, config_from_dict, config_to_dict
-from bgaug.core.interfaces import TrainProgress, ViewBatch
+from bgaug.core.interfaces import Preprocess, TrainProgress, ViewBatch
 from bgaug.core.io import atomic_write_text, load_checkpoint, save_checkpoint
 from bgaug.core.seeding import spawn_seed
 from bgaug.ssl_methods.methods.base import Method
@@ -286,8 +286,12 @@ def train(
     out_dir: str | os.PathLike[str],
     hooks: TrainHooks | None = None,
     resume: bool = False,
+    preprocess: Preprocess | None = None,
 ) -> TrainResult:
     """Train ``method`` (see the module docstring); returns what ran and where the files are.
+
+    ``preprocess`` is recorded in the exported ``backbone.pt`` (how evaluation should resize and crop
+    images for this backbone; default 256 / 224, ImageNet's).
 
     ``resume=True`` continues from ``out_dir/checkpoints/last.pt`` when it exists (and starts fresh
     otherwise); ``resume=False`` refuses to overwrite an existing run.
@@ -459,6 +463,7 @@ def train(
             arch=method.arch,
             small_stem=method.small_stem,
             head=method.export_head,
+            preprocess=preprocess,
             meta={"method": method.name, "epochs": config.epochs, "config": config_to_dict(config)},
         )
         if result.checkpoint is None and last_path.exists():
