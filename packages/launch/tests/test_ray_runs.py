@@ -90,6 +90,7 @@ def test_two_workers_restart_after_a_failure_and_finish(
     assert state["global_step"] == 2 * 2  # 16 images / batch 8 = 2 steps x 2 epochs
     backbone, meta = load_backbone(out / "backbone.pt")
     assert meta["arch"] == "resnet10"
+    assert meta["preprocess"]["crop"] == 32
     assert backbone(torch.rand(1, 3, 32, 32)).shape == (1, 512)
     assert json.loads((out / "run.json").read_text())["checkpoint"]
 

@@ -50,6 +50,8 @@ def test_in_process_run_without_ray(synth_root: Path, tmp_path: Path) -> None:
     assert run["metrics"]["epoch"] == 1.0 and "knn_top1" not in run["metrics"]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["event"] == "epoch_end"
-    load_backbone(tmp_path / "run" / "backbone.pt")
+    _, state = load_backbone(tmp_path / "run" / "backbone.pt")
+    assert state["preprocess"]["crop"] == 32  # evaluated at the view size it was trained at
+    assert state["preprocess"]["resize"] == 37  # ... from the 256-for-224 load size
     again = pretrain(config, tmp_path / "run", workers=0, resume=True)  # finished: nothing left to train
     assert again["metrics"] == run["metrics"]

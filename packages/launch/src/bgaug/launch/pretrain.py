@@ -138,6 +138,7 @@ def _export_backbone(config: PretrainConfig, checkpoint: Path, dest: Path) -> No
     """``backbone.pt`` from a training checkpoint (what ``train`` writes at the end of a local run)."""
     from bgaug.core.backbones import save_backbone
     from bgaug.core.io import load_checkpoint
+    from bgaug.launch.worker import eval_preprocess
     from bgaug.ssl_methods import build_method
 
     state = load_checkpoint(checkpoint)
@@ -158,6 +159,7 @@ def _export_backbone(config: PretrainConfig, checkpoint: Path, dest: Path) -> No
         arch=config.arch,
         small_stem=config.small_stem,
         head=method.export_head,
+        preprocess=eval_preprocess(config.image_size),
         meta={
             "method": config.method,
             "bg_aug": config.bg_aug,

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bgaug.core.interfaces import Preprocess
 from bgaug.core.io import load_checkpoint
 from bgaug.launch.config import PretrainConfig
 from bgaug.launch.data import EpochBatches, open_dataset
@@ -27,6 +28,11 @@ from bgaug.launch.session import Session, TrainSession, TuneSession
 def load_size(image_size: int) -> int:
     """The square size images are decoded at before cropping: the 256-for-224 ratio of ImageNet."""
     return round(image_size * 256 / 224)
+
+
+def eval_preprocess(image_size: int) -> Preprocess:
+    """What evaluation does with this run's backbone: resize to the load size, centre-crop the view size."""
+    return Preprocess(resize=load_size(image_size), crop=image_size)
 
 
 def sync_bn_groups(world_size: int, group_size: int) -> list[list[int]]:
@@ -150,6 +156,7 @@ def run_training(
             is_main_process=True,
         ),
         resume=resume,
+        preprocess=eval_preprocess(config.image_size),
     )
     return dict(result.final_metrics)
 
