@@ -66,7 +66,9 @@ def ddp_wrapper(device: torch.device, world_size: int) -> Any:
 
     def wrap(method: nn.Module) -> nn.Module:
         ids = [device.index] if device.type == "cuda" and device.index is not None else None
-        return nn.parallel.DistributedDataParallel(method, device_ids=ids)
+        # SwAV's prototypes get no gradient while frozen (first epoch): DDP must not wait for them.
+        unused = getattr(method, "name", None) == "swav"
+        return nn.parallel.DistributedDataParallel(method, device_ids=ids, find_unused_parameters=unused)
 
     return wrap
 
