@@ -83,6 +83,8 @@ CPU_CHUNK_ELEMENTS = 1 << 19
 """Values per chunk on CPU (2 MiB of float32): fits the per-core cache, amortises op overhead."""
 
 _BRIGHTNESS, _CONTRAST, _SATURATION, _HUE = range(4)
+_LOOP_ROWS = 8
+"""Chunks of at most this many rows are gathered and scattered by per-row copies."""
 
 
 def grayscale(x: Tensor) -> Tensor:
@@ -166,20 +168,30 @@ def _runs(flags: list[bool], start: int, stop: int) -> list[tuple[int, int]]:
     return runs
 
 
+def _reflect_pad_last(x: Tensor, radius: int) -> Tensor:
+    """Contiguous copy of ``x`` (any strides) reflect-padded by ``radius`` on the last dimension;
+    written out because ``F.pad(mode="reflect")`` on the last dimension ran 10x slower on CPU."""
+    n = x.shape[-1]
+    out = x.new_empty((*x.shape[:-1], n + 2 * radius))
+    out[..., radius : radius + n] = x
+    out[..., :radius] = x[..., 1 : radius + 1].flip(-1)
+    out[..., radius + n :] = x[..., n - radius - 1 : n - 1].flip(-1)
+    return out
+
+
 def _blur_(x: Tensor, kernel: Tensor) -> Tensor:
     """In-place separable blur of contiguous (n, C, H, W) with per-row taps ``kernel`` (n, 2r + 1),
     reflect padding: one depthwise conv1d along W, one along H (on the transposed image). Measured
     on CPU at 224 px: 4x faster than shift-and-add and ~10x faster than a grouped conv2d.
     """
     n, C, H, W = x.shape
-    k = kernel.shape[1]
-    radius = k // 2
+    radius = kernel.shape[1] // 2
     taps = kernel.to(x.dtype)
-    rows = F.pad(x, (radius, radius, 0, 0), mode="reflect").view(1, n * C * H, W + 2 * radius)
+    rows = _reflect_pad_last(x, radius).view(1, n * C * H, W + 2 * radius)
     y = F.conv1d(rows, taps.repeat_interleave(C * H, 0).unsqueeze(1), groups=n * C * H)
-    cols = F.pad(y.view(n, C, H, W).transpose(-1, -2), (radius, radius, 0, 0), mode="reflect")
+    cols = _reflect_pad_last(y.view(n, C, H, W).transpose(-1, -2), radius)
     z = F.conv1d(
-        cols.reshape(1, n * C * W, H + 2 * radius),
+        cols.view(1, n * C * W, H + 2 * radius),
         taps.repeat_interleave(C * W, 0).unsqueeze(1),
         groups=n * C * W,
     )
@@ -326,12 +338,23 @@ def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplac
     plan = _plan(p, order, spec, H, W)
     step = n if dev.type != "cpu" else max(1, CPU_CHUNK_ELEMENTS // (3 * H * W))
     buffer = torch.empty((min(step, n), 3, H, W), dtype=out.dtype, device=dev)
+    host_order = order.tolist() if step <= _LOOP_ROWS else []
     for lo in range(0, n, step):
         rows = order[lo : lo + step]
         y = buffer[: rows.numel()]
-        y.copy_(x[rows])  # gather, convert, make contiguous: one pass
+        # Gather, convert to float and to contiguous NCHW in one pass; row by row for a few rows
+        # (index_select / index_copy_ cost ~3x more than plain copies of whole images on CPU).
+        if host_order:
+            for i, r in enumerate(host_order[lo : lo + step]):
+                y[i].copy_(x[r])
+        else:
+            y.copy_(x.index_select(0, rows))
         if not x.is_floating_point():
             y.div_(255)
         _chunk_(y, plan, lo)
-        out.index_copy_(0, rows, y)
+        if host_order:
+            for i, r in enumerate(host_order[lo : lo + step]):
+                out[r].copy_(y[i])
+        else:
+            out.index_copy_(0, rows, y)
     return out

@@ -65,11 +65,16 @@ def _as_float(x: Tensor) -> Tensor:
 
 def _with_channel(x: Tensor, masks: Tensor | None = None) -> Tensor:
     """``x`` with the (binary float) mask, or zeros, as a 4th channel in ``x``'s dtype and scale:
-    image and mask then share one resize, and 4 uint8 channels take the fast resize kernel."""
+    image and mask then share one resize, and 4 uint8 channels take the fast resize kernel.
+    Built channels-last (the resize's layout) in one pass."""
+    shape = (x.shape[0], 4, *x.shape[2:])
+    out = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    out[:, :3] = x
     if masks is None:
-        return torch.cat([x, x.new_zeros((x.shape[0], 1, *x.shape[2:]))], dim=1)
-    m = masks.mul(255).to(torch.uint8) if x.dtype == torch.uint8 else masks.to(x.dtype)
-    return torch.cat([x, m], dim=1)
+        out[:, 3:] = 0
+    else:
+        out[:, 3:] = masks.mul(255) if x.dtype == torch.uint8 else masks
+    return out
 
 
 def _mask_of(warped: Tensor) -> Tensor:
