@@ -48,13 +48,28 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err.strip()
     assert code == 2 and "mask folder not found" in err and len(err.splitlines()) == 1
     assert main(["bench", "--batches", "0"]) == 2
+    assert main(["bench", "--threads", "0"]) == 2
 
 
 def test_tiny_bench_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    args = ["bench", "--image-size", "32", "--load-size", "40", "--batch-size", "4", "--batches", "1"]
+    args = [
+        "bench",
+        "--image-size",
+        "32",
+        "--load-size",
+        "40",
+        "--batch-size",
+        "4",
+        "--batches",
+        "1",
+        "--repeats",
+        "2",
+    ]
     assert main([*args, "--device", "cpu", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["batched_pairs_per_s"] > 0 and result["pil_pairs_per_s"] > 0
     assert 0 <= result["compositing_share"] <= 1
+    assert len(result["pil_pairs_per_s_rounds"]) == len(result["batched_pairs_per_s_rounds"]) == 2
+    assert result["cpu_threads_torch"] == 1
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("ratio b/a:")

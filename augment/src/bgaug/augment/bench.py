@@ -2,14 +2,17 @@
 
 Both start from the same decoded images (synthetic scenes from ``bgaug.core`` at the load size, with
 their masks and tiled backgrounds): (a) torchvision's per-sample MoCo-v2 transforms on PIL images,
-two views per image, one image at a time, as a ``DataLoader`` worker runs them; (b) the batched
-MoCo-v2 pipeline with BG_Swaps (paper defaults) on a uint8 batch, on CUDA when present. Also
-reports the share of (b)'s time spent compositing backgrounds. The ratio b/a is printed last.
+two views per image, one image at a time with one torch thread, as a ``DataLoader`` worker runs
+them; (b) the batched MoCo-v2 pipeline with BG_Swaps (paper defaults) on a uint8 batch, on CUDA when
+present, else on CPU with ``--threads`` torch threads (default 1: the same one core as (a)).
+(a) and (b) alternate ``--repeats`` times, so load from other jobs hits both alike; the medians are
+reported, with the share of (b)'s time spent compositing backgrounds. The ratio b/a is printed last.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import time
@@ -69,12 +72,41 @@ def decoded_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray
     return np.stack(images), np.stack(masks), np.stack(backgrounds), np.array(has_bg)
 
 
+def _pil_pairs_per_s(transform: Any, images: np.ndarray, n: int, progress: bool) -> float:
+    """(a): two views per image, one image at a time, one torch thread (a DataLoader worker's)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        for i in tqdm(range(n), desc="(a) PIL MoCo-v2", disable=not progress, leave=False):
+            pil = Image.fromarray(images[i % len(images)])
+            transform(pil), transform(pil)
+        return n / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _batched_seconds(
+    pipe: ViewPipeline, batch: MaskedImages, generator: torch.Generator, batches: int, progress: bool
+) -> float:
+    """(b): seconds for ``batches`` calls; ``pipe.timings`` accumulates the stages."""
+    dev = batch.images.device
+    start = time.perf_counter()
+    for _ in tqdm(range(batches), desc="(b) batched MoCo-v2 + BG_Swaps", disable=not progress, leave=False):
+        pipe(batch, generator)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    return time.perf_counter() - start
+
+
 def run_bench(
     *,
     image_size: int = 224,
     load_size: int = 256,
     batch_size: int | None = None,
     batches: int = 4,
+    repeats: int = 3,
+    threads: int = 1,
     device: str = "auto",
     seed: int = 0,
     progress: bool = True,
@@ -86,19 +118,11 @@ def run_bench(
     )
     bs = batch_size or (256 if dev.type == "cuda" else 64)
     images, masks, backgrounds, has_bg = decoded_images(bs, load_size, seed)
-
-    # (a) per-sample PIL pipeline, two views per image.
     transform = pil_moco_v2(image_size)
     random.seed(seed)
     torch.manual_seed(seed)
     n_pil = min(bs, 64) * max(1, batches // 2)
-    start = time.perf_counter()
-    for i in tqdm(range(n_pil), desc="PIL MoCo-v2", disable=not progress):
-        pil = Image.fromarray(images[i % bs])
-        transform(pil), transform(pil)
-    pil_pairs_per_s = n_pil / (time.perf_counter() - start)
 
-    # (b) batched pipeline with BG_Swaps, from the same decoded images.
     pipe: ViewPipeline = build_pipeline("moco_v2", "bg_swaps", image_size=image_size)
     batch = MaskedImages(
         images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
@@ -108,28 +132,37 @@ def run_bench(
     ).to(dev)
     generator = torch.Generator(device=dev)
     generator.manual_seed(seed)
-    pipe(batch, generator)  # warm-up (allocations, CUDA kernels)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    pipe.profile = True
-    pipe.timings.clear()
-    start = time.perf_counter()
-    for _ in tqdm(range(batches), desc="batched MoCo-v2 + BG_Swaps", disable=not progress):
-        pipe(batch, generator)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    elapsed = time.perf_counter() - start
-    batched_pairs_per_s = bs * batches / elapsed
+    default_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        pipe(batch, generator)  # warm-up (allocations, CUDA kernels)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        pipe.profile = True
+        pil_rates, batched_rates = [], []
+        for _ in tqdm(range(repeats), desc="rounds (a, b)", disable=not progress):
+            pil_rates.append(_pil_pairs_per_s(transform, images, n_pil, progress))
+            batched_rates.append(bs * batches / _batched_seconds(pipe, batch, generator, batches, progress))
+    finally:
+        torch.set_num_threads(default_threads)
+    pil_pairs_per_s = float(np.median(pil_rates))
+    batched_pairs_per_s = float(np.median(batched_rates))
     total = pipe.timings["total"]
     stages = {k: round(v / total, 4) for k, v in sorted(pipe.timings.items()) if k != "total"}
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_threads_torch": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "cpu_threads_torch": threads if dev.type == "cpu" else default_threads,
         "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
         "image_size": image_size,
         "load_size": load_size,
         "batch_size": bs,
+        "repeats": repeats,
+        "pil_pairs_per_s_rounds": [round(r, 1) for r in pil_rates],
+        "batched_pairs_per_s_rounds": [round(r, 1) for r in batched_rates],
         "pil_pairs_per_s": round(pil_pairs_per_s, 1),
         "batched_pairs_per_s": round(batched_pairs_per_s, 1),
         "stage_share": stages,
@@ -143,13 +176,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=224, help="view size (default 224)")
     parser.add_argument("--load-size", type=int, default=256, help="decoded image size (default 256)")
     parser.add_argument("--batch-size", type=int, help="batch size (default 256 on CUDA, 64 on CPU)")
-    parser.add_argument("--batches", type=int, default=4, help="timed batches (default 4)")
+    parser.add_argument("--batches", type=int, default=4, help="timed batches per round (default 4)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds of (a) then (b); medians reported (default 3)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads for (b) on CPU (default 1, as (a) uses one)"
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--seed", type=int, default=0)
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    for name in ("image_size", "load_size", "batches"):
+    for name in ("image_size", "load_size", "batches", "repeats", "threads"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size is not None and args.batch_size < 2:
@@ -163,12 +202,17 @@ def run_from_args(args: argparse.Namespace) -> int:
         load_size=args.load_size,
         batch_size=args.batch_size,
         batches=args.batches,
+        repeats=args.repeats,
+        threads=args.threads,
         device=args.device,
         seed=args.seed,
     )
     if args.json:
         atomic_write_json(args.json, result)
-    print(f"device: {result['device']}  batch: {result['batch_size']}  views: {result['image_size']} px")
+    print(
+        f"device: {result['device']}  batch: {result['batch_size']}  views: {result['image_size']} px"
+        f"  torch threads (b): {result['cpu_threads_torch']}  rounds: {result['repeats']} (medians)"
+    )
     print(f"(a) torchvision PIL MoCo-v2:      {result['pil_pairs_per_s']:.1f} pairs/s")
     print(f"(b) batched MoCo-v2 + BG_Swaps:   {result['batched_pairs_per_s']:.1f} pairs/s")
     print(f"background compositing share of (b): {100 * result['compositing_share']:.2f}%")
