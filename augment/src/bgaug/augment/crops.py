@@ -67,8 +67,12 @@ def _rrc_candidates(
 
 def summed_area(masks: Tensor) -> Tensor:
     """(B, H+1, W+1) int32 summed-area table of binary masks (B, 1, H, W)."""
-    m = (masks[:, 0] > 0.5).to(torch.int32)
-    return F.pad(m.cumsum(1, dtype=torch.int32).cumsum(2, dtype=torch.int32), (1, 0, 1, 0))
+    B, _, H, W = masks.shape
+    out = torch.zeros((B, H + 1, W + 1), dtype=torch.int32, device=masks.device)
+    inner = out[:, 1:, 1:]  # written in place: no padded copy
+    torch.cumsum(masks[:, 0] > 0.5, 2, dtype=torch.int32, out=inner)  # along rows first (contiguous)
+    inner.cumsum_(1)
+    return out
 
 
 def foreground_in_crops(sat: Tensor, crops: Tensor) -> Tensor:

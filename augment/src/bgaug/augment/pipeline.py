@@ -73,7 +73,9 @@ def _with_channel(x: Tensor, masks: Tensor | None = None) -> Tensor:
     if masks is None:
         out[:, 3:] = 0
     else:
-        out[:, 3:] = masks.mul(255) if x.dtype == torch.uint8 else masks
+        out[:, 3:] = masks  # binary: 0 / 1 in any dtype
+        if x.dtype == torch.uint8:
+            out[:, 3:] *= 255
     return out
 
 
