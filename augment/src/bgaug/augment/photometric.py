@@ -26,6 +26,7 @@ from torch import Tensor
 
 from bgaug.augment.config import ViewSpec
 from bgaug.augment.crops import uniform
+from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -312,11 +313,14 @@ def _chunk_(y: Tensor, plan: _Plan, lo: int) -> None:
         torch.where(part >= 0.5, 1 - part, part, out=part)
 
 
-def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplace: bool = False) -> Tensor:
+def apply_photometric(
+    x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplace: bool = False, normalize: bool = False
+) -> Tensor:
     """Colour jitter, grayscale, blur, solarize (MoCo-v2 / BYOL order) on (n, 3, H, W).
 
     ``x``: float in [0, 1], or uint8 (read as /255; the result is then a new float32 tensor).
     ``inplace``: a float ``x`` may be overwritten (the pipeline's own fresh tensors).
+    ``normalize``: finish with ImageNet mean/std normalisation (while each chunk is in cache).
     """
     n, _, H, W = x.shape
     dev = x.device
@@ -338,6 +342,8 @@ def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplac
     step = n if dev.type != "cpu" else max(1, CPU_CHUNK_ELEMENTS // (3 * H * W))
     buffer = torch.empty((min(step, n), 3, H, W), dtype=out.dtype, device=dev)
     host_order = order.tolist() if step <= _LOOP_ROWS else []
+    std = torch.tensor(IMAGENET_STD, dtype=out.dtype, device=dev).view(1, 3, 1, 1)
+    shift = -torch.tensor(IMAGENET_MEAN, dtype=out.dtype, device=dev).view(1, 3, 1, 1) / std
     for lo in range(0, n, step):
         rows = order[lo : lo + step]
         y = buffer[: rows.numel()]
@@ -351,6 +357,8 @@ def apply_photometric(x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplac
         if not x.is_floating_point():
             y.div_(255)
         _chunk_(y, plan, lo)
+        if normalize:
+            torch.addcdiv(shift, y, std, out=y)
         if host_order:
             for i, r in enumerate(host_order[lo : lo + step]):
                 out[r].copy_(y[i])

@@ -4,7 +4,9 @@ Per global view: mask distortion (appendix B, when configured) -> FG_min-constra
 RandomResizedCrop + flip moving image and mask together (one resize) -> photometric
 augmentation of the image and of the tiled backgrounds it will receive, with the same parameters ->
 background augmentation (after the other augmentations, the paper's default; with ``order="before"``
-it is composited on the load-size image first) -> normalisation. Local views (multi-crop) get crop,
+it is composited on the load-size image first) -> normalisation. The photometric step normalises
+while the pixels are in cache and compositing blends normalised pixels (the same result: per-channel
+normalisation is affine, so it commutes with blending). Local views (multi-crop) get crop,
 flip and colour only. Every random number comes from the generator passed in, drawn in a fixed
 order and count, so the same seed gives the same views on any batch content.
 
@@ -85,11 +87,12 @@ def _mask_of(warped: Tensor) -> Tensor:
     return (m > (127 if m.dtype == torch.uint8 else 0.5)).float()
 
 
-def normalize(x: Tensor, *, inplace: bool = False) -> Tensor:
-    """ImageNet mean/std normalisation, the last step of every view."""
+def normalize(x: Tensor) -> Tensor:
+    """ImageNet mean/std normalisation (views get it inside ``apply_photometric``; this is for the
+    few fills composited into normalised views)."""
     mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return torch.addcdiv(-mean / std, x, std, out=x) if inplace else torch.addcdiv(-mean / std, x, std)
+    return torch.addcdiv(-mean / std, x, std)
 
 
 def _cat_params(a: PhotometricParams, b: PhotometricParams) -> PhotometricParams:
@@ -205,13 +208,24 @@ class ViewPipeline:
 
     @staticmethod
     def _apply_plan(
-        x: Tensor, masks: Tensor, plan: _Plan, fills: Tensor | None, *, inplace: bool = False
+        x: Tensor,
+        masks: Tensor,
+        plan: _Plan,
+        fills: Tensor | None,
+        *,
+        inplace: bool = False,
+        normalized: bool = False,
     ) -> Tensor:
-        """Composite: ``fills`` holds the tiled backgrounds for ``plan.bg_rows`` in order."""
+        """Composite: ``fills`` holds the tiled backgrounds for ``plan.bg_rows`` in order.
+        ``normalized``: ``x`` and ``fills`` are normalised views, so the gray levels are normalised
+        too (normalisation is affine per channel, so it commutes with the blend)."""
         out = x if inplace else x.clone()
         if plan.gray_rows.numel():
             r = plan.gray_rows
-            out[r] = replace_background(x[r], masks[r], plan.gray_levels)
+            levels = plan.gray_levels
+            if normalized:
+                levels = normalize(levels.to(x.dtype).view(-1, 1, 1, 1).expand(-1, 3, 1, 1))
+            out[r] = replace_background(x[r], masks[r], levels)
         if plan.bg_rows.numel() and fills is not None:
             r = plan.bg_rows
             out[r] = replace_background(x[r], masks[r], fills)
@@ -324,11 +338,14 @@ class ViewPipeline:
                     colour_in = torch.cat([x, tiles])
                     colour_params = _cat_params(params, params.select(extra.to(params.jitter.device)))
             with self._stage("photometric", dev):
-                out = apply_photometric(colour_in, colour_params, spec)  # a new contiguous float tensor
+                # A new contiguous float tensor, normalised: compositing commutes with normalisation.
+                out = apply_photometric(colour_in, colour_params, spec, normalize=True)
                 x, tiles = out[:B], out[B:]
             if plan is not None and vm is not None:
                 with self._stage("compositing", dev):
-                    x = self._apply_plan(x, vm, plan, tiles[: fill_rows.numel()], inplace=True)
+                    x = self._apply_plan(
+                        x, vm, plan, tiles[: fill_rows.numel()], inplace=True, normalized=True
+                    )
             finals.append(x)
             view_masks.append(vm if vm is not None else masks.new_zeros(0))
             view_params.append((crops, flip, params))
@@ -355,10 +372,7 @@ class ViewPipeline:
                     rotated[rows] = torch.rot90(finals[0][rows], quarter, dims=(2, 3))
             finals[0] = rotated
             rotations = k
-        with self._stage("normalize", dev):
-            views = tuple(normalize(x, inplace=True) for x in finals)  # the pipeline's own tensors
-            if negatives is not None:
-                negatives = normalize(negatives, inplace=True)
+        views = tuple(finals)  # normalised by the photometric step already
         return ViewBatch(
             views=views,
             n_global=self.n_global,
@@ -425,7 +439,7 @@ class ViewPipeline:
                 elif own_fill is not None:
                     r = own_fill
                 else:
-                    r = finals[0].new_ones((1, 3, h, w)) * 0.5
+                    r = normalize(finals[0].new_full((1, 3, h, w), 0.5))
                 negs.append(matched_negative(finals[anchor][rows], m[rows], r))
             else:
                 if B > 1:
@@ -437,7 +451,8 @@ class ViewPipeline:
                 src = matched_negative(sources[anchor][rows], m[rows], r_src)
                 crops, flip, params = view_params[anchor]
                 x = resized_crops(_with_channel(src), crops[rows], spec.size, flip[rows])[:, :3]
-                negs.append(apply_photometric(x, params.select(rows.to(params.jitter.device)), spec))
+                rows_params = params.select(rows.to(params.jitter.device))
+                negs.append(apply_photometric(x, rows_params, spec, normalize=True))
         stacked = torch.stack(negs, dim=1)  # (R, n_matched, 3, h, w): each row's negatives together
         stats["matched_negatives"] += int(stacked.shape[0] * stacked.shape[1])
         return stacked.flatten(0, 1), rows.repeat_interleave(len(others))
