@@ -59,3 +59,27 @@ def test_fit_end_to_end(tmp_path: Path) -> None:
     _, state = load_detector(tmp_path / "det.pt")
     assert state["meta"]["init"] == "random" and state["image_size"] == 32
     assert list(state["meta"]["config"]["methods"]) == ["mc"]
+
+
+def test_max_images_spread_over_listing(tmp_path: Path) -> None:
+    from bgaug.saliency.deepusps import load_training_images
+
+    for c in range(3):
+        for i in range(4):
+            image, _ = ellipse_scene(i, 16, 16)
+            save_png(tmp_path / f"c{c}" / f"{i}.png", image)
+    picked = load_training_images(tmp_path, 16, max_images=3, progress=False).relpaths
+    assert picked == ["c0/0.png", "c1/2.png", "c2/3.png"]
+
+
+def test_batchnorm_reestimated_exactly() -> None:
+    from bgaug.saliency.deepusps import reestimate_batchnorm
+    from bgaug.saliency.fcn import SaliencyFCN
+
+    model = SaliencyFCN("resnet10_w16", small_stem=True, output_stride=8)
+    images = torch.randint(0, 256, (10, 3, 16, 16), dtype=torch.uint8)
+    reestimate_batchnorm(model, images, torch.device("cpu"), batch_size=5)
+    bn = model.backbone.bn1
+    x = model.backbone.conv1((images.float() / 255.0 - model.mean) / model.std)
+    assert torch.allclose(bn.running_mean, x.mean((0, 2, 3)), atol=1e-5)
+    assert bn.momentum == 0.1

@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int)
     p.add_argument(
         "--arch",
-        choices=["resnet10", "resnet18", "resnet34", "resnet50"],
+        choices=["resnet10_w16", "resnet10_w32", "resnet10", "resnet18", "resnet34", "resnet50"],
         help="ignored with --init (the checkpoint's arch is used)",
     )
     p.add_argument("--small-stem", action="store_true", default=None, help="3x3/1 stem for small images")
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr-phase1", type=float, help="default 6e-6 (the paper)")
     p.add_argument("--lr-phase2", type=float)
-    p.add_argument("--max-images", type=int, help="train on the first N images only")
+    p.add_argument("--max-images", type=int, help="train on N images spread evenly over the sorted listing")
     p.add_argument("--seed", type=int)
     p.add_argument(
         "--gt", help="ground-truth mask folder: score pseudo-labels, phase-I networks and the detector"
