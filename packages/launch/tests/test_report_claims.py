@@ -40,6 +40,10 @@ def test_claims_follow_the_numbers() -> None:
     assert verdicts["BYOL + BG_Random lowers BG-Gap"] == "NOT REPRODUCED"
     assert verdicts["rotnet gains nothing from bg_rm (Original accuracy)"] == "NOT RUN"
 
+    single = [r for r in runs if r["seed"] == 0]
+    verdicts = {c["claim"]: c["verdict"] for c in check_claims(single)}
+    assert verdicts["MoCo-v2 BG-Gap: baseline > BG_RM > BG_Swaps"] == "HOLDS (1 seed)"
+
     flipped = [dict(r, bg_gap=0.3) if r["bg_aug"] == "bg_swaps" else r for r in runs]
     verdicts = {c["claim"]: c["verdict"] for c in check_claims(flipped)}
     assert verdicts["MoCo-v2 BG-Gap: baseline > BG_RM > BG_Swaps"] == "NOT REPRODUCED"
