@@ -16,21 +16,13 @@ import torch
 from torch import Tensor, nn
 
 from bgaug.core.config import check_choice
+from bgaug.core.interfaces import IN9_VARIANTS
 from bgaug.evals.datasets import ImageListDataset, class_folders, imagefolder_items
 from bgaug.evals.inference import Decide, EvalOptions, argmax, predict
 from bgaug.evals.suites.common import num_logits, preprocess_of, record
 from bgaug.evals.tables import in9_groups
 
-VARIANTS: tuple[str, ...] = (
-    "original",
-    "only_fg",
-    "only_bg_b",
-    "only_bg_t",
-    "no_fg",
-    "mixed_same",
-    "mixed_rand",
-    "mixed_next",
-)
+VARIANTS = IN9_VARIANTS
 MAPPINGS = ("auto", "imagenet", "identity")
 
 

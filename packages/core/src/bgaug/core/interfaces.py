@@ -20,6 +20,17 @@ from torch import Tensor, nn
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+IN9_VARIANTS: tuple[str, ...] = (
+    "original",
+    "only_fg",
+    "only_bg_b",
+    "only_bg_t",
+    "no_fg",
+    "mixed_same",
+    "mixed_rand",
+    "mixed_next",
+)
+"""The eight ImageNet-9 variants (Xiao et al. 2021), in the order of their paper's tables."""
 
 
 def _check_batch(name: str, t: Tensor, channels: int, like: Tensor | None = None) -> None:

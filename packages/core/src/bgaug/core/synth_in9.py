@@ -12,19 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bgaug.core.interfaces import IN9_VARIANTS
 from bgaug.core.seeding import numpy_generator
 from bgaug.core.tiling import foreground_bbox, tiled_background
 
-VARIANTS: tuple[str, ...] = (
-    "original",
-    "only_fg",
-    "only_bg_b",
-    "only_bg_t",
-    "no_fg",
-    "mixed_same",
-    "mixed_rand",
-    "mixed_next",
-)
+VARIANTS = IN9_VARIANTS
 MIXED: tuple[str, ...] = ("mixed_same", "mixed_rand", "mixed_next")
 
 

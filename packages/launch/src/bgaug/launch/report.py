@@ -17,18 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bgaug.core.interfaces import IN9_VARIANTS
 from bgaug.core.io import atomic_write, atomic_write_text
 
-IN9_VARIANTS = (
-    "original",
-    "only_fg",
-    "only_bg_b",
-    "only_bg_t",
-    "no_fg",
-    "mixed_same",
-    "mixed_rand",
-    "mixed_next",
-)
 BG_AUG_LABELS = {"none": "baseline", "bg_rm": "+ BG_RM", "bg_random": "+ BG_Random", "bg_swaps": "+ BG_Swaps"}
 METHOD_LABELS = {
     "moco_v2": "MoCo-v2",
