@@ -92,7 +92,7 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(
         synth={},
         saliency={"max_images": 90, "methods": "dsr,mbd"},
-        pretrain={"epochs": 6, "batch_size": 128, "arch": "resnet10_w16", "image_size": 56},
+        pretrain={"epochs": 20, "batch_size": 128, "arch": "resnet10_w16", "image_size": 56},
         method_options=_METHOD_OPTIONS,
     ),
     "science": Preset(
