@@ -1,0 +1,57 @@
+"""The demo end to end on a tiny preset: every stage runs, the report and figures are written, and a
+second call reuses every finished stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bgaug.core.interfaces import IN9_VARIANTS
+from bgaug.launch import demo
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_reuses_finished_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = demo.Preset(
+        synth={
+            "image_size": 32,
+            "classes": 2,
+            "pretrain_per_class": 8,
+            "train_per_class": 4,
+            "val_per_class": 2,
+        },
+        saliency={},
+        runs=(("moco_v2", "none"), ("moco_v2", "bg_swaps")),
+        pretrain={"epochs": 1, "batch_size": 8, "arch": "resnet10_w16", "image_size": 28},
+        method_options={"moco_v2": {"hidden_dim": 32, "out_dim": 16, "queue_size": 16}},
+        linear_epochs=2,
+    )
+    monkeypatch.setitem(demo.PRESETS, "tiny", tiny)
+    out = tmp_path / "demo"
+    results = demo.run_demo(out, "tiny")
+
+    assert [(r["method"], r["bg_aug"]) for r in results["runs"]] == list(tiny.runs)
+    for run in results["runs"]:
+        assert set(run["in9"]) == set(IN9_VARIANTS)
+        assert run["bg_gap"] == pytest.approx(run["in9"]["mixed_same"] - run["in9"]["mixed_rand"])
+    mask_rows = results["masks"]
+    assert 0.0 <= mask_rows["centre prior (baseline)"]["max_f"] <= 1.0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| MoCo-v2 + BG_Swaps |" in report
+    for figure in ("masks.png", "bg_gap.png", "in9_variants.png", "views_moco_v2_bg_swaps.png"):
+        assert (out / figure).stat().st_size > 0
+    assert json.loads((out / "results.json").read_text(encoding="utf-8"))["runs"] == results["runs"]
+
+    marker = out / "runs" / "moco_v2-none-s0" / ".stage.json"
+    before = marker.stat().st_mtime_ns
+    again = demo.run_demo(out, "tiny")
+    assert marker.stat().st_mtime_ns == before  # finished stages are not run again
+    assert again["runs"] == results["runs"]
+
+
+def test_bad_seed_count_is_a_user_error(tmp_path: Path) -> None:
+    assert demo.main(["--quick", "--out", str(tmp_path / "d"), "--seeds", "0"]) == 2
