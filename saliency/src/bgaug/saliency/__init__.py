@@ -1,1 +1,3 @@
-"""bgaug.saliency (being written)."""
+"""bgaug.saliency: unsupervised saliency without human labels — hand-crafted methods (RBD, MC, DSR, MB+),
+the DeepUSPS2 detector, the mask bank (binary masks, tiled backgrounds, manifest) and saliency metrics.
+Command line: ``python -m bgaug.saliency {handcrafted,fit,predict,eval,bench}``."""
