@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from bgaug.augment import bench, preview
-from bgaug.core.cli import run_cli
+from bgaug.core.cli import add_command, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,16 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="bgaug background augmentations: preview views, benchmark the batched pipelines.",
     )
     sub = parser.add_subparsers(dest="command")
-    for name, module in (("preview", preview), ("bench", bench)):
-        doc = module.__doc__ or ""
-        module.add_arguments(
-            sub.add_parser(
-                name,
-                help=doc.splitlines()[0],
-                description=doc,
-                formatter_class=argparse.RawDescriptionHelpFormatter,
-            )
-        )
+    add_command(sub, "preview", preview)
+    add_command(sub, "bench", bench)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from bgaug.core.cli import run_cli
+from bgaug.core.cli import add_command, run_cli
 from bgaug.ssl_methods import bench
 
 
@@ -14,14 +14,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bgaug.ssl_methods",
         description="bgaug SSL methods (MoCo-v2, BYOL, SwAV, RotNet, SimCLR, supervised): tools.",
     )
-    sub = parser.add_subparsers(dest="command")
-    bench.add_arguments(
-        sub.add_parser(
-            "bench",
-            help="training-step speed of every method and the BG_Swaps / MoCo-v2 step-time ratio",
-            description=bench.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+    add_command(
+        parser.add_subparsers(dest="command"),
+        "bench",
+        bench,
+        help="training-step speed of every method and the BG_Swaps / MoCo-v2 step-time ratio",
     )
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from bgaug.core.io import BadCheckpointError, BadImageError
 
@@ -56,21 +57,32 @@ def run_cli(
     return int(result or 0)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bgaug.core", description="bgaug core tools: the synthetic benchmark."
-    )
-    sub = parser.add_subparsers(dest="command")
-    from bgaug.core import synth
-
-    synth.add_arguments(
-        sub.add_parser(
-            "synth",
-            help=synth.__doc__.splitlines()[0] if synth.__doc__ else None,
-            description=synth.__doc__,
+def add_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    module: ModuleType,
+    help: str | None = None,
+) -> None:
+    """Register subcommand ``name`` from ``module``: its options from ``module.add_arguments``, its
+    description from the module docstring (help: the docstring's first line unless given)."""
+    doc = module.__doc__ or ""
+    module.add_arguments(
+        subparsers.add_parser(
+            name,
+            help=help or (doc.splitlines()[0] if doc else None),
+            description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bgaug.core import synth
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bgaug.core", description="bgaug core tools: the synthetic benchmark."
+    )
+    add_command(parser.add_subparsers(dest="command"), "synth", synth)
     return parser
 
 

@@ -16,7 +16,7 @@ import runpy
 import sys
 from collections.abc import Callable, Sequence
 
-from bgaug.core.cli import run_cli
+from bgaug.core.cli import add_command, run_cli
 
 PACKAGES: dict[str, str] = {
     "core": "bgaug-core",
@@ -81,16 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in (("pretrain", pretrain), ("sweep", sweep)):
-        doc = module.__doc__ or ""
-        module.add_arguments(
-            sub.add_parser(
-                name,
-                help=doc.splitlines()[0],
-                description=doc,
-                formatter_class=argparse.RawDescriptionHelpFormatter,
-            )
-        )
+    add_command(sub, "pretrain", pretrain)
+    add_command(sub, "sweep", sweep)
     sub.add_parser("demo", help="the end-to-end demo (options: bgaug demo --help)", add_help=False)
     for package in PACKAGES:
         sub.add_parser(package, help=f"python -m bgaug.{package} ...", add_help=False)
