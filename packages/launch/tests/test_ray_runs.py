@@ -39,7 +39,8 @@ def test_local_instance_stays_on_loopback(ray_session: None) -> None:
 
 
 def flaky_loop(loop_config: dict[str, Any]) -> None:
-    """The real worker loop; rank 1 raises once, right after the first checkpoint is reported."""
+    """The real worker loop; rank 1 raises once, at its second report (epoch 2), by when epoch 1's
+    checkpoint is surely in storage (raising right after the first report raced its registration)."""
     import ray.train
 
     from bgaug.launch import session, worker
@@ -54,10 +55,12 @@ def flaky_loop(loop_config: dict[str, Any]) -> None:
     def report_then_fail(
         self: session.TrainSession, metrics: dict[str, Any], checkpoint: Path | None
     ) -> None:
-        report(self, metrics, checkpoint)
-        if self.rank == 1 and not (marks / "failed").exists():
+        if self.rank == 1 and (marks / "reported").exists() and not (marks / "failed").exists():
             (marks / "failed").touch()
             raise RuntimeError("injected worker failure")
+        report(self, metrics, checkpoint)
+        if self.rank == 1:
+            (marks / "reported").touch()
 
     session.TrainSession.report = report_then_fail  # type: ignore[method-assign]
     worker.train_worker(loop_config)
