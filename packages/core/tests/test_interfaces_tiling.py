@@ -13,7 +13,7 @@ from bgaug.core.interfaces import (
     SSLMethod,
     ViewBatch,
 )
-from bgaug.core.tiling import foreground_bbox, tiled_background
+from bgaug.core.tiling import foreground_bbox, tiled_background, tiled_backgrounds
 
 
 def test_masked_images_checks_shapes() -> None:
@@ -95,3 +95,52 @@ def test_tiled_background_uses_bottom_strip_on_tie_and_none_cases() -> None:
     assert tiled_background(img, np.ones((8, 8), dtype=bool)) is None
     with pytest.raises(ValueError, match="differs"):
         tiled_background(img, np.zeros((7, 8), dtype=bool))
+
+
+def _box_mask(h: int, w: int, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    mask = np.zeros((h, w), dtype=bool)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        mask[y0:y1, x0:x1] = True
+        mask[y0, x0] = (y1 - y0) * (x1 - x0) <= 4  # a corner pixel off: not a full rectangle
+    return mask
+
+
+def test_batched_tiled_backgrounds_match_the_per_image_recipe() -> None:
+    rng = np.random.default_rng(0)
+    h, w = 13, 17
+    boxes: list[tuple[int, int, int, int] | None] = [
+        (3, 2, 9, 8),  # an inner box
+        (8, 1, 16, 5),  # a box near the top right
+        (2, 0, 15, 13),  # full height: left/right strip
+        (0, 6, 17, 10),  # full width: above strip
+        (0, 0, 17, 4),  # below strip
+        (4, 4, 13, 9),  # left == right and top == bottom ties
+        (0, 0, 17, 13),  # covers the image: no background
+        None,  # empty mask: no background
+    ]
+    boxes += [
+        (
+            int(x0),
+            int(y0),
+            int(x0) + int(rng.integers(1, w - x0 + 1)),
+            int(y0) + int(rng.integers(1, h - y0 + 1)),
+        )
+        for x0, y0 in zip(rng.integers(0, w, 24), rng.integers(0, h, 24), strict=True)
+    ]
+    masks = np.stack([_box_mask(h, w, b) for b in boxes])
+    images = rng.integers(0, 256, (len(boxes), h, w, 3), dtype=np.uint8)
+    out, has_bg = tiled_backgrounds(
+        torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(masks)[:, None].float()
+    )
+    for i in range(len(boxes)):
+        expected = tiled_background(images[i], masks[i])
+        assert bool(has_bg[i]) == (expected is not None), i
+        want = images[i] if expected is None else expected
+        np.testing.assert_array_equal(out[i].permute(1, 2, 0).numpy(), want, err_msg=f"row {i}")
+    assert not bool(has_bg[6]) and not bool(has_bg[7])
+
+
+def test_batched_tiled_backgrounds_reject_mismatched_masks() -> None:
+    with pytest.raises(ValueError, match="do not match"):
+        tiled_backgrounds(torch.zeros(2, 3, 8, 8), torch.zeros(2, 1, 8, 9))

@@ -11,6 +11,8 @@ replaced by the canvas.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import Tensor
 
 
 def foreground_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -60,3 +62,51 @@ def tiled_background(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     xmin, ymin, xmax, ymax = bbox
     out[ymin:ymax, xmin:xmax] = canvas[ymin:ymax, xmin:xmax]
     return out
+
+
+def tiled_backgrounds(images: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
+    """``tiled_background`` for a whole batch at once, on the batch's device.
+
+    ``images`` (B, C, H, W) of any dtype, ``masks`` (B, 1, H, W) with foreground > 0.5 (or True).
+    Returns (backgrounds like ``images``, has_background (B,) bool); a row without a background (empty
+    mask, or a box covering the image) is returned unchanged with ``has_background`` False. The same
+    recipe as ``tiled_background``, as one gather: the GPU data path computes backgrounds from the
+    decoded image at load size instead of reading a stored one.
+    """
+    if images.ndim != 4 or masks.ndim != 4 or masks.shape[1] != 1:
+        raise ValueError(f"need images (B, C, H, W) and masks (B, 1, H, W), got {tuple(images.shape)}")
+    if images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
+        raise ValueError(
+            f"masks {tuple(masks.shape)} do not match images {tuple(images.shape)} (batch and size)"
+        )
+    B, C, H, W = images.shape
+    dev = images.device
+    fg = masks[:, 0] > 0.5
+    rows_any, cols_any = fg.any(dim=2), fg.any(dim=1)  # (B, H), (B, W)
+    ys = torch.arange(H, device=dev)
+    xs = torch.arange(W, device=dev)
+    # Box (xmin, ymin, xmax, ymax), max exclusive; empty masks give an empty box (handled below).
+    ymin = torch.where(rows_any, ys, H).amin(dim=1)
+    ymax = torch.where(rows_any, ys + 1, 0).amax(dim=1)
+    xmin = torch.where(cols_any, xs, W).amin(dim=1)
+    xmax = torch.where(cols_any, xs + 1, 0).amax(dim=1)
+    left, right, top, bottom = xmin, W - xmax, ymin, H - ymax
+    area_x = torch.maximum(left, right) * H
+    area_y = torch.maximum(top, bottom) * W
+    has_bg = rows_any.any(dim=1) & ((area_x > 0) | (area_y > 0))
+    use_x = area_x > area_y
+    # The tile: a full-height strip left or right of the box, else a full-width strip above or below.
+    x0 = torch.where(use_x & (left <= right), xmax, 0)
+    tw = torch.where(use_x, torch.where(left > right, left, right), W)
+    y0 = torch.where(~use_x & (top <= bottom), ymax, 0)
+    th = torch.where(use_x, H, torch.where(top > bottom, top, bottom))
+    tw, th = tw.clamp_min(1), th.clamp_min(1)  # rows without a background are masked out below
+    in_y = (ys >= ymin[:, None]) & (ys < ymax[:, None]) & has_bg[:, None]  # (B, H)
+    in_x = (xs >= xmin[:, None]) & (xs < xmax[:, None])  # (B, W)
+    src_y = torch.where(in_y, y0[:, None] + ys % th[:, None], ys)  # tile repeated from (0, 0)
+    src_x = torch.where(in_x, x0[:, None] + xs % tw[:, None], xs)
+    inside = in_y[:, :, None] & in_x[:, None, :]
+    flat = torch.where(inside, src_y[:, :, None] * W + src_x[:, None, :], ys[:, None] * W + xs)
+    index = flat.view(B, 1, H * W).expand(B, C, H * W)
+    out = images.reshape(B, C, H * W).gather(2, index).view(B, C, H, W)
+    return out, has_bg
