@@ -8,7 +8,9 @@ samples of different original sizes be batched and augmented together on a GPU.
 
 Masks come from a ``MaskBank``: ``FolderMaskBank`` reads ground-truth masks from a folder mirroring
 the image tree (``python -m bgaug.core synth`` writes one under ``masks/``); the saliency package's
-bank reads predicted masks. Without a bank the whole image counts as foreground with no background,
+bank reads predicted masks. A bank with a ``record(index, image)`` method (``FolderMaskBank``, the
+saliency package's mask pack) is handed the decoded image, so it computes backgrounds without
+decoding the image again. Without a bank the whole image counts as foreground with no background,
 so background augmentations leave it unchanged and a foreground-constrained crop accepts any crop.
 """
 
@@ -188,8 +190,10 @@ class MaskedImageDataset(Dataset[MaskedSample]):
                 mask=np.ones(image.shape[:2], dtype=bool), background=None, status="no_background"
             )
         index = self.bank.index_of(rel)
-        if isinstance(self.bank, FolderMaskBank):
-            return self.bank.record(index, image)
+        record = getattr(self.bank, "record", None)
+        if callable(record):  # banks that compute backgrounds (FolderMaskBank, a mask pack) reuse the image
+            result: MaskRecord = record(index, image)
+            return result
         return self.bank[index]
 
     def __getitem__(self, index: int) -> MaskedSample:
