@@ -1,9 +1,12 @@
-"""Throughput of the hand-crafted methods (images/s on one core) and of the detector (images/s)."""
+"""Throughput of the hand-crafted methods (images/s on one core) and of the detector (images/s);
+with ``--pack``, the mask pack's size per mask and random reads/s (``run_pack_bench``)."""
 
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,3 +61,86 @@ def run_bench(
     result["detector_images_per_s"] = n_images / (time.perf_counter() - t)
     result["detector_image_size"] = detector.image_size
     return result
+
+
+IMAGENET_TRAIN = 1_281_167
+PACK_SHAPES = ((375, 500), (500, 375))
+"""ImageNet's two most common image sizes (H, W); the bench alternates them."""
+
+
+def pack_bench_masks(n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` object masks of core's synthetic scenes, drawn at 500x500 and resized (nearest) to
+    500x375 / 375x500 in turn: realistic silhouettes at ImageNet-like sizes."""
+    from PIL import Image
+
+    from bgaug.core.synth_scene import draw_scene
+
+    masks = []
+    for i in range(n):
+        scene = draw_scene(seed, "train", i % 10, i, size=500, classes=10, bg_corr=0.9)
+        h, w = PACK_SHAPES[i % 2]
+        masks.append(np.asarray(Image.fromarray(scene.mask).resize((w, h), Image.Resampling.NEAREST)))
+    return masks
+
+
+def run_pack_bench(
+    *, n_masks: int = 20_000, n_distinct: int = 200, reads: int = 20_000, seed: int = 0
+) -> dict[str, Any]:
+    """Pack ``n_masks`` entries (``n_distinct`` drawn masks, repeated) and time single-process reads.
+
+    Reads are ``PackedMaskBank.mask(i)`` at uniformly random indices with the pack in the page cache
+    (a training node's steady state). Paths are ImageNet-like (``nXXXXXXXX/nXXXXXXXX_N.JPEG``) so the
+    projection for 1.28M images counts realistic path bytes.
+    """
+    from bgaug.saliency.pack import PackedMaskBank, PackItem, decode_mask, write_pack
+
+    if n_masks < 1 or not 1 <= n_distinct <= n_masks or reads < 1:
+        raise ValueError("need n_masks >= 1, 1 <= n_distinct <= n_masks and reads >= 1")
+    t = time.perf_counter()
+    masks = pack_bench_masks(n_distinct, seed)
+    draw_s = time.perf_counter() - t
+    wnid = [f"n{1440764 + 1000 * c:08d}" for c in range(1000)]
+    paths = sorted(f"{wnid[i % 1000]}/{wnid[i % 1000]}_{i}.JPEG" for i in range(n_masks))
+    items = (PackItem(p, masks[i % n_distinct], "ok") for i, p in enumerate(paths))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pack"
+        t = time.perf_counter()
+        config = write_pack(out, items, source={"kind": "bench"}, total=n_masks, progress=False)
+        write_s = time.perf_counter() - t
+        bank = PackedMaskBank(out)
+        order = np.random.default_rng(seed).integers(0, n_masks, reads).tolist()
+        bank.mask(0)  # open the maps outside the timing
+        t = time.perf_counter()
+        for i in order:
+            bank.mask(i)
+        mask_s = time.perf_counter() - t
+        raw = [(bank.mask_bytes(i), *bank.size(i)) for i in order[: min(reads, 2000)]]
+        t = time.perf_counter()
+        for data, h, w in raw:
+            decode_mask(data, h, w)
+        decode_s = (time.perf_counter() - t) / len(raw)
+        lookups = [paths[i] for i in order[: min(reads, 2000)]]
+        t = time.perf_counter()
+        for rel in lookups:
+            bank.index_of(rel)
+        index_of_s = (time.perf_counter() - t) / len(lookups)
+        bank.close()
+    sizes = config["bytes"]
+    per_mask = sizes["masks"] / n_masks
+    per_entry = sum(sizes.values()) / n_masks
+    return {
+        "pack_masks": n_masks,
+        "pack_distinct_masks": n_distinct,
+        "pack_shapes": [list(s) for s in PACK_SHAPES],
+        "pack_zlib_level": config["encoding"]["zlib_level"],
+        "pack_mask_bytes_per_mask": per_mask,
+        "pack_bytes_per_mask": per_entry,
+        "pack_index_and_paths_bytes_per_mask": per_entry - per_mask,
+        "pack_projected_gb_imagenet": per_entry * IMAGENET_TRAIN / 1e9,
+        "pack_random_reads_per_s": reads / mask_s,
+        "pack_decode_only_per_s": 1.0 / decode_s,
+        "pack_index_of_per_s": 1.0 / index_of_s,
+        "pack_write_masks_per_s": n_masks / write_s,
+        "pack_draw_s": draw_s,
+        "machine": platform.processor() or platform.machine(),
+    }

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bgaug.saliency {handcrafted,fit,predict,eval,bench} ...``.
+"""Command line: ``python -m bgaug.saliency {handcrafted,fit,predict,eval,pack,bench} ...``.
 
 User errors end with exit status 2 and one line on stderr (core's ``run_cli``).
 """
@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bgaug.core.cli import run_cli
+from bgaug.core.cli import add_command, run_cli
 from bgaug.core.io import atomic_write_json
 
 PROG = "python -m bgaug.saliency"
@@ -108,10 +108,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from bgaug.saliency.bench import run_bench
+def cmd_pack(args: argparse.Namespace) -> int:
+    from bgaug.saliency.pack import run_from_args
 
-    result = run_bench(size=args.size, n_images=args.n_images, checkpoint=args.checkpoint, device=args.device)
+    return run_from_args(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bgaug.saliency.bench import run_bench, run_pack_bench
+
+    if args.pack:
+        result = run_pack_bench(
+            n_masks=args.pack_masks, n_distinct=args.pack_distinct, reads=args.pack_reads, seed=args.seed
+        )
+    else:
+        result = run_bench(
+            size=args.size, n_images=args.n_images, checkpoint=args.checkpoint, device=args.device
+        )
     _emit(result, args.json, tuple(result))
     return 0
 
@@ -195,13 +208,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt", required=True, help="ground-truth mask folder mirroring the image paths")
     p.add_argument("--json", help="write the scores to this JSON file")
 
-    p = sub.add_parser("bench", help="throughput: hand-crafted images/s per core, detector images/s")
+    from bgaug.saliency import pack
+
+    add_command(sub, "pack", pack, help="pack a mask bank or mask folder into one file for fast random reads")
+
+    p = sub.add_parser(
+        "bench", help="throughput: hand-crafted images/s per core, detector images/s; --pack: the mask pack"
+    )
     p.add_argument("--size", type=int, default=300, help="image side (default 300)")
     p.add_argument("--n-images", type=int, default=8)
     p.add_argument(
         "--checkpoint", help="detector checkpoint to time (default: a random quick-preset network)"
     )
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--pack",
+        action="store_true",
+        help="time the mask pack instead: bytes per mask and random mask reads/s at ImageNet sizes",
+    )
+    p.add_argument("--pack-masks", type=int, default=20_000, help="entries in the benchmark pack")
+    p.add_argument(
+        "--pack-distinct", type=int, default=200, help="distinct synthetic masks drawn (repeated to fill)"
+    )
+    p.add_argument("--pack-reads", type=int, default=20_000, help="random reads timed")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the numbers to this JSON file")
     return parser
 
@@ -213,5 +243,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fit": cmd_fit,
         "eval": cmd_eval,
         "bench": cmd_bench,
+        "pack": cmd_pack,
     }
     return run_cli(build_parser(), handlers, argv, prog=PROG)
