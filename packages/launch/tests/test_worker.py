@@ -55,3 +55,24 @@ def test_in_process_run_without_ray(synth_root: Path, tmp_path: Path) -> None:
     assert state["preprocess"]["resize"] == 37  # ... from the 256-for-224 load size
     again = pretrain(config, tmp_path / "run", workers=0, resume=True)  # finished: nothing left to train
     assert again["metrics"] == run["metrics"]
+
+
+def test_in_process_run_on_the_device_data_path(synth_root: Path, tmp_path: Path) -> None:
+    """data_path 'device' (JPEG/PNG bytes + a mask pack, decoded and augmented on a loader thread)
+    trains like the worker path; without a pack it is refused with the command that makes one."""
+    from bgaug.launch.config import PretrainConfig
+    from bgaug.launch.pretrain import pretrain
+    from bgaug.saliency.pack import pack_folder
+
+    from .conftest import tiny_config
+
+    pack = tmp_path / "pack"
+    pack_folder(synth_root / "pretrain", synth_root / "masks" / "pretrain", pack, progress=False)
+    config = PretrainConfig.from_dict(
+        tiny_config(synth_root, epochs=1, masks=str(pack), data_path="device", knn_train=None, knn_val=None)
+    )
+    run = pretrain(config, tmp_path / "run", workers=0)
+    assert run["metrics"]["epoch"] == 1.0
+    refused = PretrainConfig.from_dict(tiny_config(synth_root, epochs=1, data_path="device", knn_train=None, knn_val=None))
+    with pytest.raises(ValueError, match="mask pack"):
+        pretrain(refused, tmp_path / "refused", workers=0)

@@ -69,15 +69,24 @@ def synthetic_batch(
     )
 
 
-def _stepper(
+def make_step(
     method: Method, device: torch.device, amp: bool, compiled: bool
 ) -> Callable[[ViewBatch, int], None]:
+    """One full training step ``step(batch, i)``: forward (bf16 autocast when ``amp``), backward,
+    optimiser step, ``on_step_end``. ``compiled``: ``torch.compile`` the method; the number of
+    BG_Swaps matched negatives varies from step to step, so that dimension is compiled dynamic
+    (one graph for every count, not a recompile per count; counts 0 and 1 are specialised by
+    dynamo whatever is marked, so they are left static)."""
     optimizer = build_optimizer(
         method, OPTIMIZERS.get(method.name, "sgd"), lr=0.01, momentum=0.9, weight_decay=1e-6
     )
     forward: Callable[[ViewBatch], Any] = torch.compile(method) if compiled else method
 
     def step(batch: ViewBatch, i: int) -> None:
+        negatives, rows = batch.matched_negatives, batch.matched_rows
+        if compiled and negatives is not None and rows is not None and negatives.shape[0] >= 2:
+            torch._dynamo.mark_dynamic(negatives, 0)
+            torch._dynamo.mark_dynamic(rows, 0)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = forward(batch).loss
         optimizer.zero_grad(set_to_none=True)
@@ -115,7 +124,7 @@ def bench_method(
     name: str, args: argparse.Namespace, device: torch.device, compiled: bool
 ) -> dict[str, float]:
     method = _build(name, args, device)
-    step = _stepper(method, device, args.amp, compiled)
+    step = make_step(method, device, args.amp, compiled)
     g = torch.Generator().manual_seed(0)
     batch = synthetic_batch(name, args.batch_size, args.image_size, device, g)
     for i in range(args.warmup):
@@ -128,7 +137,7 @@ def bench_method(
 def bench_bg_swaps(args: argparse.Namespace, device: torch.device, compiled: bool) -> dict[str, float]:
     """Median over adjacent step pairs of time(MoCo-v2 + BG_Swaps) / time(MoCo-v2)."""
     method = _build("moco_v2", args, device)
-    step = _stepper(method, device, args.amp, compiled)
+    step = make_step(method, device, args.amp, compiled)
     g = torch.Generator().manual_seed(1)
     n_matched = round(args.p_neg * args.batch_size)
     plain = synthetic_batch("moco_v2", args.batch_size, args.image_size, device, g)

@@ -3,6 +3,7 @@
 bgaug pretrain ...            Ray Train pretraining (see ``bgaug pretrain --help``)
 bgaug sweep ...               Ray Tune sweep over background-augmentation probabilities
 bgaug demo ...                the end-to-end demo
+bgaug bench ...               end-to-end pretraining rate (GPU data path) against the bare step
 bgaug <package> <command> ... forwards to ``python -m bgaug.<package> <command> ...``
                               (packages: core, saliency, augment, ssl_methods, evals)
 """
@@ -73,7 +74,7 @@ def run_demo(argv: Sequence[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bgaug.launch import pretrain, sweep
+    from bgaug.launch import bench, pretrain, sweep
 
     parser = argparse.ArgumentParser(
         prog="bgaug",
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_command(sub, "pretrain", pretrain)
     add_command(sub, "sweep", sweep)
+    add_command(sub, "bench", bench)
     sub.add_parser("demo", help="the end-to-end demo (options: bgaug demo --help)", add_help=False)
     for package in PACKAGES:
         sub.add_parser(package, help=f"python -m bgaug.{package} ...", add_help=False)
@@ -96,11 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return forward(args_list[0], args_list[1:])
     if args_list and args_list[0] == "demo":
         return run_demo(args_list[1:])
-    from bgaug.launch import pretrain, sweep
+    from bgaug.launch import bench, pretrain, sweep
 
     handlers: dict[str, Callable[[argparse.Namespace], int | None]] = {
         "pretrain": pretrain.run_from_args,
         "sweep": sweep.run_from_args,
+        "bench": bench.run,
     }
     try:
         return run_cli(build_parser(), handlers, args_list, prog="bgaug")

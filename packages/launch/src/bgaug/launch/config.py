@@ -27,6 +27,7 @@ from bgaug.core.io import atomic_write_json
 METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
 BG_AUGS = ("none", "bg_rm", "bg_random", "bg_swaps")
 SYNC_BN = ("none", "global", "group")
+DATA_PATHS = ("auto", "workers", "device")
 CONFIG_FORMAT = "bgaug-pretrain/1"
 
 
@@ -42,6 +43,10 @@ class PretrainConfig:
     consecutive ranks, as the paper's BYOL synchronised statistics within 8-GPU groups).
     ``method_options`` / ``augment_options`` / ``train_options``: extra fields for ``build_method`` /
     ``build_pipeline`` / ``ssl_methods.training.TrainConfig`` (optimizer, warm-up, amp...).
+    ``data_path``: ``workers`` (DataLoader processes decode and resize, the consumer augments),
+    ``device`` (workers read JPEG bytes and a mask pack; decoding and augmentation run on the training
+    device ahead of each step: ``launch.device_loader``) or ``auto`` (``device`` on CUDA when the masks
+    are a pack or absent, else ``workers``).
     ``knn_train`` / ``knn_val``: labelled image folders for the kNN monitor (``None``: none), run every
     ``knn_every`` epochs (keep 1 for ASHA sweeps, which stop trials on it). A checkpoint is written and
     reported at every epoch end.
@@ -64,6 +69,7 @@ class PretrainConfig:
     sync_bn_group_size: int = 8
     knn_every: int = 1
     loader_workers: int = 4
+    data_path: str = "auto"
     knn_train: str | None = None
     knn_val: str | None = None
     knn_k: int = 200
@@ -76,6 +82,7 @@ class PretrainConfig:
         check_choice("bg_aug", self.bg_aug, BG_AUGS)
         check_choice("arch", self.arch, tuple(FEATURE_DIMS))
         check_choice("sync_bn", self.sync_bn, SYNC_BN)
+        check_choice("data_path", self.data_path, DATA_PATHS)
         for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "knn_every", "knn_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):

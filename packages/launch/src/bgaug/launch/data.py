@@ -1,7 +1,9 @@
 """Training data for one worker: the image folder, its masks, a distributed sampler and the views.
 
-``--masks`` may name either a mask bank written by ``python -m bgaug.saliency predict|handcrafted``
-(recognised by its manifest file) or a plain folder of ground-truth masks mirroring the image tree.
+``--masks`` may name a mask bank written by ``python -m bgaug.saliency predict|handcrafted``
+(recognised by its manifest file), a mask pack written by ``python -m bgaug.saliency pack``
+(recognised by ``pack.json``; the fast store the GPU data path reads) or a plain folder of ground-truth
+masks mirroring the image tree.
 ``EpochBatches`` is the ``batches(epoch, start_step)`` callable of the ssl_methods training loop: it
 shards each epoch with ``DistributedSampler`` (same permutation on every rank, disjoint shards) and
 draws every step's augmentation from ``torch_generator(seed, "aug", epoch, step, rank)``, so a resumed
@@ -22,6 +24,8 @@ from bgaug.core.seeding import spawn_seed, torch_generator, worker_seed
 
 BANK_MANIFESTS = ("manifest.json",)
 """File names that mark a directory as a saliency mask bank (``bgaug.saliency.bank``)."""
+PACK_CONFIG = "pack.json"
+"""The file that marks a directory as a mask pack (``bgaug.saliency.pack``)."""
 
 
 def is_mask_bank(path: Path) -> bool:
@@ -35,13 +39,14 @@ def open_masks(image_root: str, masks: str | None) -> MaskBank | None:
     path = Path(masks)
     if not path.is_dir():
         raise FileNotFoundError(f"mask folder not found: {path}")
+    if (path / PACK_CONFIG).is_file():
+        from bgaug.saliency.pack import PackedMaskBank
+
+        pack: MaskBank = PackedMaskBank(path, image_root=image_root)
+        return pack
     if is_mask_bank(path):
-        try:
-            from bgaug.saliency.bank import DirectoryMaskBank
-        except ImportError as exc:  # pragma: no cover - bgaug-saliency is a declared dependency
-            raise ValueError(
-                f"{path} is a saliency mask bank but bgaug-saliency is missing ({exc})"
-            ) from None
+        from bgaug.saliency.bank import DirectoryMaskBank
+
         bank: MaskBank = DirectoryMaskBank(path)
         return bank
     from bgaug.core.data import FolderMaskBank

@@ -30,7 +30,7 @@ CONFIG_FILE = "config.json"
 _CONFIG_FLAGS = (
     "method", "bg_aug", "data", "masks", "epochs", "batch_size", "arch", "small_stem", "image_size",
     "base_lr", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "knn_every",
-    "loader_workers", "knn_train", "knn_val", "knn_k",
+    "loader_workers", "data_path", "knn_train", "knn_val", "knn_k",
 )  # fmt: skip
 
 
@@ -58,6 +58,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--sync-bn-group-size", type=int, help="ranks per SyncBN group (default 8)")
     parser.add_argument("--knn-every", type=int, help="run the kNN monitor every N epochs (default 1)")
     parser.add_argument("--loader-workers", type=int, help="DataLoader processes per worker (default 4)")
+    parser.add_argument(
+        "--data-path",
+        choices=("auto", "workers", "device"),
+        help="where images are decoded and augmented: in the loader workers, or on the training device "
+        "(JPEG bytes + a mask pack; the GPU data path); auto: device on CUDA with a pack (default)",
+    )
     parser.add_argument("--knn-train", metavar="DIR", help="labelled class folders for the kNN monitor")
     parser.add_argument("--knn-val", metavar="DIR", help="labelled class folders scored by the kNN monitor")
     parser.add_argument("--knn-k", type=int, help="neighbours of the kNN monitor (default 200)")

@@ -18,16 +18,30 @@ from typing import Any
 import torch
 from torch import nn
 
-from bgaug.core.interfaces import Preprocess
+from bgaug.core.interfaces import MaskBank, Preprocess
 from bgaug.core.io import load_checkpoint
 from bgaug.launch.config import PretrainConfig
-from bgaug.launch.data import EpochBatches, open_dataset
+from bgaug.launch.data import EpochBatches, open_dataset, open_masks
+from bgaug.launch.device_loader import DeviceEpochBatches, EncodedImageFolder
 from bgaug.launch.session import Session, TrainSession, TuneSession
 
 
 def load_size(image_size: int) -> int:
     """The square size images are decoded at before cropping: the 256-for-224 ratio of ImageNet."""
     return round(image_size * 256 / 224)
+
+
+def uses_device_path(config: PretrainConfig, device: torch.device, masks: MaskBank | None) -> bool:
+    """Whether this run decodes and augments on the training device (``PretrainConfig.data_path``)."""
+    packed = masks is None or callable(getattr(masks, "mask", None))
+    if config.data_path == "device":
+        if not packed:
+            raise ValueError(
+                f"data_path 'device' reads masks from a mask pack; {config.masks} is not one "
+                "(python -m bgaug.saliency pack --bank DIR --out PACK)"
+            )
+        return True
+    return config.data_path == "auto" and device.type == "cuda" and packed
 
 
 def eval_preprocess(image_size: int) -> Preprocess:
@@ -105,7 +119,15 @@ def run_training(
         torch.cuda.set_device(device)
     seed_everything(config.seed)  # identical initial weights on every rank
     labelled = config.method == "supervised"
-    dataset = open_dataset(config.data, config.masks, size=load_size(config.image_size), labelled=labelled)
+    masks = open_masks(config.data, config.masks)
+    on_device = uses_device_path(config, device, masks)
+    dataset: Any
+    if on_device:
+        dataset = EncodedImageFolder(config.data, masks, labelled=labelled)
+    else:
+        dataset = open_dataset(
+            config.data, config.masks, size=load_size(config.image_size), labelled=labelled
+        )
     num_classes = len(getattr(dataset, "classes", ())) if labelled else None
     method = build_method(
         config.method,
@@ -118,15 +140,20 @@ def run_training(
     pipeline = build_pipeline(
         config.method, config.bg_aug, image_size=config.image_size, **config.augment_kwargs()
     )
-    batches = EpochBatches(
-        dataset,
-        pipeline,
-        batch_size=config.per_worker_batch(session.world_size),
-        rank=session.rank,
-        world_size=session.world_size,
-        seed=config.seed,
-        device=device,
-        loader_workers=config.loader_workers,
+    shard: dict[str, Any] = {
+        "batch_size": config.per_worker_batch(session.world_size),
+        "rank": session.rank,
+        "world_size": session.world_size,
+        "seed": config.seed,
+        "device": device,
+        "loader_workers": config.loader_workers,
+    }
+    batches = (
+        DeviceEpochBatches(
+            dataset, pipeline, load_size=load_size(config.image_size), decode_on_device=True, **shard
+        )
+        if on_device
+        else EpochBatches(dataset, pipeline, **shard)
     )
     monitor = KnnMonitor.from_config(config, device) if session.rank == 0 else None
 

@@ -1,0 +1,424 @@
+"""The GPU data path: JPEG bytes from worker processes, decoded and augmented on the training device.
+
+Per step (issue #9; DESIGN.md "Data flow"):
+
+- **worker processes** (a ``DataLoader``): read each image file's bytes and its mask from a packed
+  mask store (``bgaug.saliency.pack``), and pad the batch's masks into one uint8 tensor (pinned).
+  Files nvJPEG should not get (not a JPEG, CMYK, an EXIF rotation) are decoded there with
+  ``core.io.load_image``, the same decoder the mask bank saw.
+- **a loader thread with its own CUDA stream**: batched nvJPEG decode
+  (``torchvision.io.decode_jpeg(device="cuda")``), image and mask taken to the square load size
+  together (shorter side to the load size, centre crop: ``core.data``'s load geometry) with one
+  ``roi_align`` per group of similar sizes, tiled backgrounds computed from the decoded image
+  (``core.tiling.tiled_backgrounds``: a pure function of image and mask, so the store holds masks
+  only), then the method's ``ViewPipeline``. Finished ``ViewBatch``es are handed over with a CUDA
+  event, so augmenting step n + 1 overlaps training step n.
+- **on CPU** the same decode-and-fit function runs inside the workers (libjpeg-turbo), and the main
+  process only augments: the same interface and the same output.
+
+``DeviceEpochBatches`` is a ``batches(epoch, start_step)`` callable for the ssl_methods training loop,
+like ``launch.data.EpochBatches`` (same sampler, same per-step generators), so a resumed run draws the
+same views. The tiled background here is computed at the load size rather than at the image's own size
+before resizing (the CPU dataset's order); the two differ only by resampling at the tile's edges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import queue
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
+from bgaug.core.io import BadImageError, list_images, load_image
+from bgaug.core.tiling import tiled_backgrounds
+from bgaug.launch.data import EpochBatches
+
+JPEG_MODES = ("RGB", "L")
+"""JPEG colour modes nvJPEG decodes to RGB as PIL does; others (CMYK, YCCK) decode on the CPU."""
+EXIF_ORIENTATION = 0x0112
+PAD_PIXELS = 1 << 24
+"""Most pixels (per channel) of one padded group handed to ``roi_align``: bounds the pad buffer when a
+batch mixes a few huge photographs with ordinary ones (images are grouped by size)."""
+PREFETCH = 2
+"""Finished batches the loader thread may hold ahead of training."""
+
+Encoded = dict[str, Any]
+"""A worker's batch: ``jpeg`` (list of 1-D uint8 tensors), ``jpeg_rows``, ``decoded`` (list of
+(3, h, w) uint8 tensors), ``decoded_rows``, ``masks`` (B, Hmax, Wmax) uint8, ``sizes`` (B, 2) (h, w),
+``index`` (B,), ``labels`` (B,), ``paths`` (list of str)."""
+
+
+def folder_labels(paths: Sequence[str], root: Path) -> tuple[list[str], list[int]]:
+    """ImageFolder labels: the sorted top-level folders, and each path's folder index."""
+    flat = [p for p in paths if "/" not in p]
+    if flat:
+        raise ValueError(f"labelled data needs class folders, but {root / flat[0]} is not in one")
+    classes = sorted({p.split("/", 1)[0] for p in paths})
+    lookup = {c: i for i, c in enumerate(classes)}
+    return classes, [lookup[p.split("/", 1)[0]] for p in paths]
+
+
+class EncodedImageFolder(Dataset[dict[str, Any]]):
+    """Images under ``image_root`` (``list_images`` order) as file bytes, with their masks.
+
+    ``bank``: a mask bank whose ``mask(index)`` returns the (H, W) bool mask without a background
+    (``saliency.pack.PackedMaskBank``); with ``None`` every pixel is foreground (no background
+    augmentation). A mask whose size differs from its image raises ``BadImageError`` naming the file.
+    """
+
+    def __init__(self, image_root: str | os.PathLike[str], bank: MaskBank | None, *, labelled: bool = False):
+        self.image_root = Path(image_root)
+        self.paths = list_images(self.image_root)
+        if not self.paths:
+            raise FileNotFoundError(f"no images under {self.image_root}")
+        if bank is not None and not callable(getattr(bank, "mask", None)):
+            raise ValueError(
+                f"{type(bank).__name__} has no mask(index) reader; pack the bank first "
+                "(python -m bgaug.saliency pack --bank DIR --out PACK)"
+            )
+        self.bank = bank
+        self.bank_rows = None if bank is None else [bank.index_of(p) for p in self.paths]
+        self.classes: list[str] = []
+        self.labels = [-1] * len(self.paths)
+        if labelled:
+            self.classes, self.labels = folder_labels(self.paths, self.image_root)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rel = self.paths[index]
+        path = self.image_root / rel
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadImageError(path, f"cannot read ({exc.strerror or exc})") from None
+        decoded: np.ndarray | None = None
+        try:
+            with Image.open(io.BytesIO(data)) as header:  # reads the header only
+                width, height = header.size
+                plain = (
+                    header.format == "JPEG"
+                    and header.mode in JPEG_MODES
+                    and header.getexif().get(EXIF_ORIENTATION, 1) == 1
+                )
+        except Exception:  # PIL raises many types; load_image names the cause
+            plain = False
+        if not plain:
+            decoded = load_image(path)  # raises BadImageError with the cause
+            height, width = decoded.shape[:2]
+        if self.bank is None or self.bank_rows is None:
+            mask = np.ones((height, width), dtype=bool)
+        else:
+            mask = self.bank.mask(self.bank_rows[index])  # type: ignore[attr-defined]
+            if mask.shape != (height, width):
+                raise BadImageError(
+                    path,
+                    f"mask size {mask.shape[1]}x{mask.shape[0]} differs from image size {width}x{height}",
+                )
+        return {
+            "jpeg": None if decoded is not None else np.frombuffer(data, dtype=np.uint8),
+            "decoded": decoded,
+            "mask": mask,
+            "index": index,
+            "label": self.labels[index],
+            "path": str(path),
+        }
+
+
+def collate_encoded(samples: Sequence[dict[str, Any]]) -> Encoded:
+    """One batch of ``EncodedImageFolder`` samples (runs in the worker process)."""
+    if not samples:
+        raise ValueError("cannot collate an empty batch")
+    sizes = torch.tensor([s["mask"].shape for s in samples], dtype=torch.long)
+    h_max, w_max = (int(v) for v in sizes.max(dim=0).values)
+    masks = torch.zeros((len(samples), h_max, w_max), dtype=torch.uint8)
+    jpeg, jpeg_rows, decoded, decoded_rows = [], [], [], []
+    for i, s in enumerate(samples):
+        h, w = s["mask"].shape
+        masks[i, :h, :w] = torch.from_numpy(s["mask"].view(np.uint8))
+        if s["jpeg"] is not None:
+            jpeg.append(torch.from_numpy(s["jpeg"].copy()))  # frombuffer is read-only
+            jpeg_rows.append(i)
+        else:
+            decoded.append(torch.from_numpy(s["decoded"].copy()).permute(2, 0, 1).contiguous())
+            decoded_rows.append(i)
+    return {
+        "jpeg": jpeg,
+        "jpeg_rows": jpeg_rows,
+        "decoded": decoded,
+        "decoded_rows": decoded_rows,
+        "masks": masks,
+        "sizes": sizes,
+        "index": torch.tensor([s["index"] for s in samples], dtype=torch.long),
+        "labels": torch.tensor([s["label"] for s in samples], dtype=torch.long),
+        "paths": [s["path"] for s in samples],
+    }
+
+
+def decode_images(batch: Encoded, device: torch.device) -> list[Tensor]:
+    """The batch's images as (3, h, w) uint8 tensors on ``device``, in batch order.
+
+    JPEGs are decoded together (nvJPEG's batched decoder on CUDA, libjpeg-turbo on CPU). When the
+    batched decode fails, each file is decoded on its own with ``load_image`` so the error names it.
+    """
+    with warnings.catch_warnings():  # torchvision >= 0.29 points to TorchCodec; the decoder is the same
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+    images: list[Tensor | None] = [None] * len(batch["paths"])
+    for row, image in zip(batch["decoded_rows"], batch["decoded"], strict=True):
+        images[row] = image.to(device, non_blocking=True)
+    if batch["jpeg"]:
+        try:
+            if device.type == "cuda":
+                # The decoder writes from a private stream into blocks allocated on ours; with work
+                # still queued here a freed block could be handed out while a kernel reads it
+                # (pytorch/vision#9606), so let this stream's work finish first.
+                torch.cuda.current_stream(device).synchronize()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                decoded = decode_jpeg(batch["jpeg"], mode=ImageReadMode.RGB, device=device)
+        except RuntimeError:
+            for row in batch["jpeg_rows"]:
+                load_image(batch["paths"][row])  # raises BadImageError naming the broken file
+            raise
+        for row, image in zip(batch["jpeg_rows"], decoded, strict=True):
+            images[row] = image
+    out = [image for image in images if image is not None]
+    if len(out) != len(images):
+        raise RuntimeError("internal error: a batch row was not decoded")
+    return out
+
+
+def _size_groups(sizes: list[tuple[int, int]]) -> list[list[int]]:
+    """Rows grouped by area (ascending) so that no group's padded buffer exceeds ``PAD_PIXELS``."""
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1])
+    groups: list[list[int]] = []
+    h_max = w_max = 0
+    for i in order:
+        h, w = sizes[i]
+        nh, nw = max(h_max, h), max(w_max, w)
+        if groups and (len(groups[-1]) + 1) * nh * nw <= PAD_PIXELS:
+            groups[-1].append(i)
+            h_max, w_max = nh, nw
+        else:
+            groups.append([i])
+            h_max, w_max = h, w
+    return groups
+
+
+def fit_to_load_size(
+    images: Sequence[Tensor], masks: Tensor, sizes: Tensor, load_size: int
+) -> tuple[Tensor, Tensor]:
+    """Shorter side to ``load_size`` and a centre crop, for image and mask together.
+
+    ``images``: (3, h, w) uint8 per row; ``masks``: (B, Hmax, Wmax) uint8 0/1 padded; ``sizes`` (B, 2).
+    Returns (images (B, 3, S, S) float in [0, 1], masks (B, 1, S, S) float 0/1). One ``roi_align``
+    per size group: the box is the centred square, ``aligned=True`` puts pixel centres where
+    ``F.interpolate(align_corners=False)`` does, and the adaptive sampling ratio (ceil(box / S)
+    bilinear samples per output pixel and axis) averages when shrinking, as antialiasing does.
+    """
+    from torchvision.ops import roi_align
+
+    dev = masks.device
+    B = len(images)
+    # Half precision on CUDA halves the pad buffer's traffic; 0..255 and 0/1 are exact in it.
+    dtype = torch.float16 if dev.type == "cuda" else torch.float32
+    out = torch.empty((B, 4, load_size, load_size), dtype=dtype, device=dev)
+    size_list = [(int(h), int(w)) for h, w in sizes.tolist()]
+    for rows in _size_groups(size_list):
+        h_max = max(size_list[i][0] for i in rows)
+        w_max = max(size_list[i][1] for i in rows)
+        pad = torch.zeros((len(rows), 4, h_max, w_max), dtype=dtype, device=dev)
+        boxes = []
+        for k, i in enumerate(rows):
+            h, w = size_list[i]
+            pad[k, :3, :h, :w] = images[i]
+            side = min(h, w)
+            top, left = round((h - side) / 2), round((w - side) / 2)  # torchvision's center_crop
+            boxes.append((k, left, top, left + side, top + side))
+        index = torch.tensor(rows, dtype=torch.long, device=dev)
+        pad[:, 3] = masks.index_select(0, index)[:, :h_max, :w_max]
+        box_t = torch.tensor(boxes, dtype=dtype, device=dev)
+        fitted = roi_align(
+            pad, box_t, output_size=load_size, spatial_scale=1.0, sampling_ratio=-1, aligned=True
+        )
+        out.index_copy_(0, index, fitted)
+    fitted_images = out[:, :3].float().div_(255).clamp_(0, 1)
+    fitted_masks = (out[:, 3:] > 0.5).float()
+    return fitted_images, fitted_masks
+
+
+def to_masked_images(batch: Encoded, device: torch.device, load_size: int) -> MaskedImages:
+    """Decode, fit to the load size and add tiled backgrounds: a ``MaskedImages`` on ``device``."""
+    images = decode_images(batch, device)
+    masks = batch["masks"].to(device, non_blocking=True)
+    fitted, fitted_masks = fit_to_load_size(images, masks, batch["sizes"], load_size)
+    backgrounds, has_background = tiled_backgrounds(fitted, fitted_masks)
+    labels = batch["labels"]
+    return MaskedImages(
+        images=fitted,
+        masks=fitted_masks,
+        backgrounds=backgrounds,
+        index=batch["index"].to(device, non_blocking=True),
+        labels=None if bool((labels < 0).all()) else labels.to(device, non_blocking=True),
+        has_background=has_background,
+    )
+
+
+class _CpuCollate:
+    """Worker-side collate for CPU training: decode and fit inside the worker processes."""
+
+    def __init__(self, load_size: int):
+        self.load_size = load_size
+
+    def __call__(self, samples: Sequence[dict[str, Any]]) -> MaskedImages:
+        return to_masked_images(collate_encoded(samples), torch.device("cpu"), self.load_size)
+
+
+class _Prefetcher:
+    """Runs ``produce(item, step)`` for each item of ``items`` on a thread (with its own CUDA stream on
+    a GPU), at most ``PREFETCH`` batches ahead of the consumer.
+
+    Batches come back in order. On CUDA each comes with the event that marks it ready: the consumer's
+    stream waits on it and every tensor is marked as used by that stream, so the caching allocator does
+    not recycle it early. An exception on the thread is raised in the consumer.
+    """
+
+    _DONE = object()
+
+    def __init__(
+        self,
+        items: Iterator[Any],
+        produce: Callable[[Any, int], ViewBatch],
+        start: int,
+        device: torch.device,
+    ):
+        self.device = device
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(items, produce, start), daemon=True)
+        self.thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, items: Iterator[Any], produce: Callable[[Any, int], ViewBatch], start: int) -> None:
+        try:
+            if self.stream is not None:
+                torch.cuda.set_device(self.device)
+            with contextlib.nullcontext() if self.stream is None else torch.cuda.stream(self.stream):
+                for step, item in enumerate(items, start=start):
+                    views = produce(item, step)
+                    ready = None
+                    if self.stream is not None:
+                        ready = torch.cuda.Event()
+                        ready.record(self.stream)
+                    if not self._put((views, ready)):
+                        return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+            return
+        self._put(self._DONE)
+
+    def __iter__(self) -> Iterator[ViewBatch]:
+        consumer = torch.cuda.current_stream(self.device) if self.stream is not None else None
+        try:
+            while True:
+                item = self.queue.get()
+                if item is self._DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                views, ready = item
+                if consumer is not None and ready is not None:
+                    consumer.wait_event(ready)
+                    for t in _tensors(views):
+                        t.record_stream(consumer)
+                yield views
+        finally:
+            self.stop.set()
+            self.thread.join(timeout=60)
+
+
+def _tensors(views: ViewBatch) -> list[Tensor]:
+    extra = (views.matched_negatives, views.matched_rows, views.labels, views.rotations)
+    return [t for t in (*views.views, *extra) if t is not None and t.is_cuda]
+
+
+class DeviceEpochBatches(EpochBatches):
+    """``batches(epoch, start_step)`` that decodes and augments on the training device.
+
+    Same sampler, batches and per-step generators as ``EpochBatches`` (it is one); ``dataset`` is an
+    ``EncodedImageFolder`` and ``load_size`` the square size images are fitted to before cropping.
+    ``decode_on_device`` (default: on CUDA): workers only read bytes and a loader thread decodes and
+    augments on the device, ahead of training (module docstring); otherwise the workers decode too
+    and the consumer augments.
+    """
+
+    def __init__(
+        self,
+        dataset: EncodedImageFolder,
+        augment: Callable[[MaskedImages, torch.Generator], ViewBatch],
+        *,
+        load_size: int,
+        decode_on_device: bool | None = None,
+        **kwargs: Any,
+    ):
+        on_device = (
+            torch.device(kwargs["device"]).type == "cuda" if decode_on_device is None else decode_on_device
+        )
+        collate = collate_encoded if on_device else _CpuCollate(load_size)
+        super().__init__(dataset, augment, collate=collate, **kwargs)  # type: ignore[arg-type]
+        self.load_size = load_size
+        self.decode_on_device = on_device
+
+    def __call__(self, epoch: int, start_step: int = 0) -> Iterator[ViewBatch]:
+        from bgaug.core.seeding import torch_generator
+
+        set_epoch = getattr(self.augment, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
+        batches = self.batch_indices(epoch)[start_step:]
+        if not batches:
+            return iter(())
+        workers = self.loader_workers
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            collate_fn=self.collate,
+            num_workers=workers,
+            worker_init_fn=self._worker_init if workers else None,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if workers else None,
+        )
+
+        def produce(batch: Any, step: int) -> ViewBatch:
+            if self.decode_on_device:
+                batch = to_masked_images(batch, self.device, self.load_size)
+            generator = torch_generator(self.seed, "aug", epoch, step, self.rank, device=self.device)
+            return self.augment(batch.to(self.device, non_blocking=True), generator)
+
+        if not self.decode_on_device:
+            return (produce(batch, step) for step, batch in enumerate(loader, start=start_step))
+        return iter(_Prefetcher(iter(loader), produce, start_step, self.device))

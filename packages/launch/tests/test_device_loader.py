@@ -1,0 +1,222 @@
+"""The GPU data path's pieces, run on CPU: reading, decoding, fitting, backgrounds, the loader thread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+
+from bgaug.augment import build_pipeline
+from bgaug.core.data import MaskedImageDataset
+from bgaug.core.io import BadImageError, load_image, save_png
+from bgaug.core.tiling import tiled_backgrounds
+from bgaug.launch.data import open_masks
+from bgaug.launch.device_loader import (
+    DeviceEpochBatches,
+    EncodedImageFolder,
+    collate_encoded,
+    fit_to_load_size,
+    to_masked_images,
+)
+from bgaug.saliency.pack import pack_folder
+
+
+def _scene(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth photograph-like image and a blob mask away from the centre crop's edges."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0.02, 0.08, 2)
+    image = np.stack(
+        [127 + 100 * np.sin(a * xx + b * yy), 127 + 100 * np.cos(b * xx), 90 + 60 * np.sin(a * yy)], -1
+    ).astype(np.uint8)
+    mask = (yy - h / 2) ** 2 / (h / 5) ** 2 + (xx - w / 2) ** 2 / (w / 5) ** 2 < 1
+    return image, mask
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """JPEGs of several shapes and colour modes (RGB, grayscale, CMYK, EXIF-rotated, a PNG), masks."""
+    root = tmp_path_factory.mktemp("photos")
+    images, masks = root / "images", root / "masks"
+    shapes = {
+        "a/rgb": (48, 64),
+        "a/tall": (70, 40),
+        "a/gray": (40, 40),
+        "b/cmyk": (36, 52),
+        "b/png": (50, 45),
+    }
+    shapes["b/rotated"] = (40, 60)
+    for i, (name, (h, w)) in enumerate(shapes.items()):
+        image, mask = _scene(h, w, i)
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        pil = Image.fromarray(image)
+        if name == "a/gray":
+            pil.convert("L").save(images / f"{name}.jpg", quality=95)
+        elif name == "b/cmyk":
+            pil.convert("CMYK").save(images / f"{name}.jpg", quality=95)
+        elif name == "b/png":
+            pil.save(images / f"{name}.png")
+        elif name == "b/rotated":  # stored sideways, shown upright: the mask is of the upright image
+            exif = Image.Exif()
+            exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+            pil.transpose(Image.Transpose.ROTATE_90).save(images / f"{name}.jpg", quality=95, exif=exif)
+        else:
+            pil.save(images / f"{name}.jpg", quality=95)
+        suffix = ".png" if name == "b/png" else ".jpg"
+        shown = load_image(images / f"{name}{suffix}")
+        assert shown.shape[:2] == (h, w), name
+        save_png(masks / f"{name}.png", mask)
+    pack_folder(images, masks, root / "pack", progress=False)
+    return images, root / "pack"
+
+
+def test_fit_matches_the_cpu_load_geometry() -> None:
+    """Shorter side to S and a centre crop, as core.data does (antialiased resize): close, not equal."""
+    image, mask = _scene(90, 120, 0)
+    t = torch.from_numpy(image).permute(2, 0, 1)
+    masks = torch.from_numpy(mask.astype(np.uint8))[None]
+    fitted, fitted_mask = fit_to_load_size([t], masks, torch.tensor([[90, 120]]), 36)
+    expected = TF.center_crop(TF.resize(t.float() / 255, [36], antialias=True), [36, 36])
+    assert fitted.shape == (1, 3, 36, 36)
+    assert (fitted[0] - expected).abs().mean() < 0.01
+    expected_mask = TF.center_crop(TF.resize(masks.float(), [36], antialias=True), [36, 36]) > 0.5
+    disagree = (fitted_mask[0].bool() != expected_mask).float().mean()
+    assert disagree < 0.02  # only edge pixels may differ
+    assert fitted_mask.sum() > 50
+
+
+def test_decoded_batch_matches_the_cpu_dataset(photos: tuple[Path, Path]) -> None:
+    images, pack = photos
+    bank = open_masks(str(images), str(pack))
+    encoded = EncodedImageFolder(images, bank, labelled=True)
+    assert encoded.classes == ["a", "b"]
+    batch = to_masked_images(
+        collate_encoded([encoded[i] for i in range(len(encoded))]), torch.device("cpu"), 32
+    )
+    reference = MaskedImageDataset(images, open_masks(str(images), str(pack)), size=32, labelled=True)
+    for i in range(len(encoded)):
+        ref = reference[i]
+        got = batch.images[i]
+        assert (got - ref.image.float() / 255).abs().mean() < 0.03, encoded.paths[i]
+        disagree = (batch.masks[i, 0].bool() != ref.mask[0].bool()).float().mean()
+        assert disagree < 0.06, encoded.paths[i]
+    assert batch.labels is not None and batch.labels.tolist() == encoded.labels
+    backgrounds, has_bg = tiled_backgrounds(batch.images, batch.masks)
+    assert batch.backgrounds is not None and torch.equal(batch.backgrounds, backgrounds)
+    assert batch.has_background is not None and torch.equal(batch.has_background, has_bg)
+    assert bool(has_bg.all())
+    # The CMYK file, the PNG and the EXIF-rotated JPEG went to the CPU decoder, the rest to the batch.
+    raw = collate_encoded([encoded[i] for i in range(len(encoded))])
+    cpu_decoded = {Path(raw["paths"][r]).stem for r in raw["decoded_rows"]}
+    assert cpu_decoded == {"cmyk", "png", "rotated"}
+
+
+def test_mask_size_mismatch_names_the_file(photos: tuple[Path, Path], tmp_path: Path) -> None:
+    images, _ = photos
+    masks = tmp_path / "masks"
+    for rel in ("a/rgb", "a/tall", "a/gray", "b/cmyk", "b/png", "b/rotated"):
+        save_png(masks / f"{rel}.png", np.ones((10, 10), dtype=bool))
+    pack_folder(images, masks, tmp_path / "pack", progress=False)
+    dataset = EncodedImageFolder(images, open_masks(str(images), str(tmp_path / "pack")))
+    with pytest.raises(BadImageError, match=r"rgb\.jpg.*mask size 10x10 differs from image size 64x48"):
+        dataset[dataset.paths.index("a/rgb.jpg")]
+
+
+def test_a_truncated_jpeg_is_named(tmp_path: Path) -> None:
+    image, _ = _scene(40, 40, 1)
+    (tmp_path / "c").mkdir()
+    Image.fromarray(image).save(tmp_path / "c" / "good.jpg", quality=95)
+    data = (tmp_path / "c" / "good.jpg").read_bytes()
+    (tmp_path / "c" / "cut.jpg").write_bytes(data[: len(data) // 3])
+    dataset = EncodedImageFolder(tmp_path, None)
+    with pytest.raises(BadImageError, match=r"cut\.jpg"):
+        samples = [dataset[i] for i in range(len(dataset))]
+        to_masked_images(collate_encoded(samples), torch.device("cpu"), 16)
+
+
+def test_a_bank_without_fast_mask_reads_is_refused(photos: tuple[Path, Path]) -> None:
+    images, _ = photos
+    with pytest.raises(ValueError, match="pack the bank first"):
+        EncodedImageFolder(images, object())  # type: ignore[arg-type]
+
+
+def _views(photos: tuple[Path, Path], on_device: bool, workers: int) -> list[torch.Tensor]:
+    images, pack = photos
+    pipeline = build_pipeline("moco_v2", "bg_swaps", image_size=16, p_pos=0.5, p_neg=0.5)
+    loader = DeviceEpochBatches(
+        EncodedImageFolder(images, open_masks(str(images), str(pack))),
+        pipeline,
+        load_size=20,
+        decode_on_device=on_device,
+        batch_size=3,
+        rank=0,
+        world_size=1,
+        seed=3,
+        device=torch.device("cpu"),
+        loader_workers=workers,
+    )
+    out = []
+    for epoch in range(2):
+        for views in loader(epoch):
+            assert views.views[0].shape == (3, 3, 16, 16)
+            out.append(torch.cat([v.flatten() for v in views.views]))
+    return out
+
+
+def test_loader_thread_and_worker_decoding_give_the_same_views(photos: tuple[Path, Path]) -> None:
+    """The device path (workers read bytes, a thread decodes and augments) and the CPU path (workers
+    decode) make identical views from the same seed, in the same order, epoch after epoch."""
+    threaded = _views(photos, on_device=True, workers=0)
+    in_workers = _views(photos, on_device=False, workers=2)
+    assert len(threaded) == len(in_workers) == 4
+    for a, b in zip(threaded, in_workers, strict=True):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(threaded[0], threaded[2])  # epochs differ
+
+
+def test_an_error_on_the_loader_thread_reaches_the_consumer(photos: tuple[Path, Path]) -> None:
+    images, pack = photos
+
+    def broken(batch: object, generator: torch.Generator) -> object:
+        raise ValueError("augmentation broke")
+
+    loader = DeviceEpochBatches(
+        EncodedImageFolder(images, open_masks(str(images), str(pack))),
+        broken,  # type: ignore[arg-type]
+        load_size=20,
+        decode_on_device=True,
+        batch_size=2,
+        rank=0,
+        world_size=1,
+        seed=0,
+        device=torch.device("cpu"),
+    )
+    with pytest.raises(ValueError, match="augmentation broke"):
+        list(loader(0))
+
+
+def test_bench_runs_on_cpu_and_writes_json(tmp_path: Path) -> None:
+    from bgaug.launch.bench import main
+
+    out = tmp_path / "bench.json"
+    assert main(["--json", str(out), "--configs", "moco_v2+bg_swaps", "--images", "8", "--unique", "4"]) == 0
+    report = json.loads(out.read_text())
+    (result,) = report["results"]
+    assert result["method"] == "moco_v2" and result["bg_aug"] == "bg_swaps" and not result["compiled"]
+    for key in ("ceiling_pairs_per_s", "data_pairs_per_s", "end_to_end_pairs_per_s"):
+        assert result[key] > 0
+    assert result["ratio"] == pytest.approx(result["end_to_end_pairs_per_s"] / result["ceiling_pairs_per_s"])
+    assert report["data"]["images"] == 8
+
+
+def test_bench_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from bgaug.launch.bench import main
+
+    assert main(["--p-neg", "1.5"]) == 2
+    assert "--p-neg" in capsys.readouterr().err
+    assert main(["--configs", "moco_v2+bg_magic"]) == 2
