@@ -22,6 +22,7 @@ from bgaug.launch.device_loader import (
     collate_encoded,
     fit_to_load_size,
     to_masked_images,
+    unpack_mask_bits,
 )
 from bgaug.saliency.pack import pack_folder
 
@@ -73,6 +74,21 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         save_png(masks / f"{name}.png", mask)
     pack_folder(images, masks, root / "pack", progress=False)
     return images, root / "pack"
+
+
+def test_mask_bits_round_trip_at_odd_widths() -> None:
+    rng = np.random.default_rng(0)
+    masks = [rng.random((5, w)) < 0.5 for w in (1, 7, 8, 13)]
+    samples = [
+        {"jpeg": np.zeros(1, np.uint8), "decoded": None, "mask": m, "index": i, "label": -1, "path": str(i)}
+        for i, m in enumerate(masks)
+    ]
+    batch = collate_encoded(samples)
+    unpacked = unpack_mask_bits(batch["mask_bits"], batch["mask_width"])
+    assert unpacked.shape == (4, 5, 13)
+    for i, m in enumerate(masks):
+        np.testing.assert_array_equal(unpacked[i, :, : m.shape[1]].numpy(), m.astype(np.uint8))
+        assert int(unpacked[i, :, m.shape[1] :].sum()) == 0
 
 
 def test_fit_matches_the_cpu_load_geometry() -> None:

@@ -73,6 +73,8 @@ def test_in_process_run_on_the_device_data_path(synth_root: Path, tmp_path: Path
     )
     run = pretrain(config, tmp_path / "run", workers=0)
     assert run["metrics"]["epoch"] == 1.0
-    refused = PretrainConfig.from_dict(tiny_config(synth_root, epochs=1, data_path="device", knn_train=None, knn_val=None))
+    refused = PretrainConfig.from_dict(
+        tiny_config(synth_root, epochs=1, data_path="device", knn_train=None, knn_val=None)
+    )
     with pytest.raises(ValueError, match="mask pack"):
         pretrain(refused, tmp_path / "refused", workers=0)
