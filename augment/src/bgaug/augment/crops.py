@@ -137,22 +137,41 @@ def sample_crops(
     return chosen, fallback
 
 
-def resized_crops(x: Tensor, crops: Tensor, size: int, flip: Tensor | None = None) -> Tensor:
+def resized_crops(
+    x: Tensor,
+    crops: Tensor,
+    size: int,
+    flip: Tensor | None = None,
+    *,
+    batched: bool | None = None,
+) -> Tensor:
     """Cut each sample's crop (top, left, h, w) out of ``x`` (n, C, H, W), resize it to size x size
     (bilinear, antialiased like torchvision's RandomResizedCrop) and mirror the rows in ``flip``.
 
-    One ``F.interpolate`` per sample: on CPU its uint8 channels-last kernel is ~5x faster than a
-    batched ``grid_sample`` in float and, unlike it, antialiases downscaling; on CUDA the loop costs
-    a few kernel launches per sample. Keep C = 4 (image + mask) for the fast uint8 path. The result
-    is in channels-last memory format (the resize's own; consumers read it in any layout).
+    Two code paths; ``batched`` picks one (default: batched on every device but the CPU):
+
+    - per sample (CPU): one ``F.interpolate`` per sample. Its uint8 channels-last kernel is ~5x
+      faster on CPU than a batched resampling in float, and it antialiases exactly. The result has
+      ``x``'s dtype (uint8 stays uint8) in channels-last memory format (the resize's own). Keep
+      C = 4 (image + mask) for the fast uint8 path.
+    - batched (GPU): one ``torchvision.ops.roi_align`` for the whole batch and one ``torch.where``
+      for the flips: a handful of kernel launches and no host sync whatever n is (the loop costs
+      ~3 launches per sample and a sync). The result is float, contiguous NCHW; uint8 input is
+      read as ``x / 255``, so it comes back in [0, 1] (a mask channel at 255 comes back at 1.0:
+      thresholds at half scale hold either way). See ``_resized_crops_batched`` for how closely
+      it follows the antialiased resize.
     """
+    if batched is None:
+        batched = x.device.type != "cpu"
+    if batched:
+        return _resized_crops_batched(x, crops, size, flip)
     n = x.shape[0]
     out = x.new_empty((n, x.shape[1], size, size)).contiguous(memory_format=torch.channels_last)
     if n == 0:
         return out
     if x.dtype == torch.uint8 and x.device.type != "cpu":
         # Antialiased uint8 resize exists on CPU only: resize in float, hand back uint8.
-        resized = resized_crops(x.float(), crops, size, flip)
+        resized = resized_crops(x.float(), crops, size, flip, batched=False)
         return resized.round_().clamp_(0, 255).to(torch.uint8)
     src = x.contiguous(memory_format=torch.channels_last)
     flips = [False] * n if flip is None else flip.tolist()
@@ -161,3 +180,45 @@ def resized_crops(x: Tensor, crops: Tensor, size: int, flip: Tensor | None = Non
         y = F.interpolate(patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out[i : i + 1] = y.flip(-1) if flips[i] else y  # mirrored while the patch is in cache
     return out
+
+
+def _resized_crops_batched(x: Tensor, crops: Tensor, size: int, flip: Tensor | None) -> Tensor:
+    """``resized_crops`` for the whole batch at once with ``roi_align`` (see there).
+
+    Geometry: box (left, top, left + w, top + h) in pixel coordinates with ``aligned=True`` samples
+    bin j at ``left - 0.5 + (j + 0.5) w / size``: the pixel centres of
+    ``F.interpolate(align_corners=False)``, so an identity-size crop copies its pixels exactly and
+    upscaling is the same bilinear interpolation. One difference: at the crop's border a sample
+    point may fall between the crop's last pixel and the image pixel just outside it; roi_align
+    reads that neighbour (clamping only at the image border), ``F.interpolate`` on the cut-out patch
+    clamps to the crop. That touches the outer ring of output pixels, within one pixel step of the
+    image there.
+
+    Antialiasing: ``sampling_ratio=-1`` (adaptive) averages ceil(w / size) x ceil(h / size)
+    bilinear samples spread evenly over each output pixel's footprint: one sample when upscaling or
+    at identity size (plain bilinear, as above), ~k^2 when downscaling by k. That box average over
+    the footprint approximates torchvision's antialiased bilinear (a triangle filter as wide as the
+    footprint) closely on natural images. A fixed ratio would be wrong at one end or the other:
+    2 blurs every identity-size and upscaled crop (its samples sit a quarter pixel off the centres)
+    and still aliases when downscaling by more than 2; a large one wastes work on the common
+    upscaled crops. The adaptive count is computed per box inside the kernel: no host sync.
+    """
+    from torchvision.ops import roi_align  # torchvision's compiled ops load on first use only
+
+    n, C = x.shape[:2]
+    dtype = x.dtype if x.is_floating_point() else torch.float32
+    if n == 0:
+        return torch.empty((0, C, size, size), dtype=dtype, device=x.device)
+    if x.is_floating_point():
+        src = x.contiguous()  # roi_align's layout (it would copy a channels-last input itself)
+    else:
+        src = torch.empty(x.shape, dtype=dtype, device=x.device)
+        torch.div(x, 255, out=src)  # uint8 -> float in [0, 1] and NCHW in one pass
+    c = crops.to(device=x.device, dtype=dtype)
+    top, left, h, w = c.unbind(1)
+    index = torch.arange(n, device=x.device, dtype=dtype)
+    boxes = torch.stack([index, left, top, left + w, top + h], dim=1)
+    y = roi_align(src, boxes, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    if flip is not None:
+        y = torch.where(flip.to(x.device).view(n, 1, 1, 1), y.flip(-1), y)
+    return y
