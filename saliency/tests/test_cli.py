@@ -12,7 +12,7 @@ from bgaug.saliency.cli import main
 from .scenes import ellipse_scene
 
 
-@pytest.mark.parametrize("command", ["handcrafted", "fit", "predict", "eval", "bench"])
+@pytest.mark.parametrize("command", ["handcrafted", "fit", "predict", "eval", "pack", "bench"])
 def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

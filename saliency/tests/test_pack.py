@@ -98,6 +98,16 @@ def test_write_and_read_every_status(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "pack" / "pack.json").read_text())["bad_images"][0]["index"] == 4
 
 
+def test_any_zlib_level_reads_back(tmp_path: Path) -> None:
+    items = _items()
+    config = write_pack(tmp_path / "pack", items, source={}, progress=False, level=9)
+    assert config["encoding"]["zlib_level"] == 9
+    bank = PackedMaskBank(tmp_path / "pack")
+    assert np.array_equal(bank.mask(5), items[5].mask)
+    with pytest.raises(ValueError, match="level"):
+        write_pack(tmp_path / "other", items, source={}, progress=False, level=0)
+
+
 def test_unsorted_paths_still_found(tmp_path: Path) -> None:
     items = _items()[::-1]
     config = write_pack(tmp_path / "pack", items, source={}, progress=False)
@@ -116,6 +126,7 @@ def test_write_rejects_inconsistent_items(tmp_path: Path) -> None:
         ([("a", full, "bad_image")], "no mask"),
         ([("a", full, "great")], "unknown status"),
         ([("a\nb", full, "ok")], "line breaks"),
+        ([("bad\udcff.png", full, "ok")], "UTF-8"),
         ([], "nothing to pack"),
     ]
     for items, match in cases:

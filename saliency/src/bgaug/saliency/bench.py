@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,33 @@ def pack_bench_masks(n: int, seed: int = 0) -> list[np.ndarray]:
     return masks
 
 
+def _rates(work: list[Any], fn: Callable[[Any], Any], rounds: int = 5) -> dict[str, float]:
+    """Calls per second of ``fn`` over ``work``, timed in ``rounds`` rounds.
+
+    On a shared machine other processes steal whole time slices, so beside the median round (what this
+    machine gave) the bench reports the best round and calls per second of this process's CPU time
+    (what the code costs)."""
+    rates = []
+    cpu = time.process_time()
+    for chunk in np.array_split(np.arange(len(work)), min(rounds, len(work))):
+        items = [work[j] for j in chunk.tolist()]
+        t = time.perf_counter()
+        for item in items:
+            fn(item)
+        rates.append(len(items) / (time.perf_counter() - t))
+    cpu = time.process_time() - cpu
+    return {"best": max(rates), "median": float(np.median(rates)), "per_cpu_s": len(work) / max(cpu, 1e-9)}
+
+
 def run_pack_bench(
     *, n_masks: int = 20_000, n_distinct: int = 200, reads: int = 20_000, seed: int = 0
 ) -> dict[str, Any]:
     """Pack ``n_masks`` entries (``n_distinct`` drawn masks, repeated) and time single-process reads.
 
     Reads are ``PackedMaskBank.mask(i)`` at uniformly random indices with the pack in the page cache
-    (a training node's steady state). Paths are ImageNet-like (``nXXXXXXXX/nXXXXXXXX_N.JPEG``) so the
-    projection for 1.28M images counts realistic path bytes.
+    (a training node's steady state), timed in 5 rounds (best round and median reported). Paths are
+    ImageNet-like (``nXXXXXXXX/nXXXXXXXX_N.JPEG``) so the projection for 1.28M images counts
+    realistic path bytes.
     """
     from bgaug.saliency.pack import PackedMaskBank, PackItem, decode_mask, write_pack
 
@@ -110,20 +130,11 @@ def run_pack_bench(
         bank = PackedMaskBank(out)
         order = np.random.default_rng(seed).integers(0, n_masks, reads).tolist()
         bank.mask(0)  # open the maps outside the timing
-        t = time.perf_counter()
-        for i in order:
-            bank.mask(i)
-        mask_s = time.perf_counter() - t
-        raw = [(bank.mask_bytes(i), *bank.size(i)) for i in order[: min(reads, 2000)]]
-        t = time.perf_counter()
-        for data, h, w in raw:
-            decode_mask(data, h, w)
-        decode_s = (time.perf_counter() - t) / len(raw)
-        lookups = [paths[i] for i in order[: min(reads, 2000)]]
-        t = time.perf_counter()
-        for rel in lookups:
-            bank.index_of(rel)
-        index_of_s = (time.perf_counter() - t) / len(lookups)
+        mask_rates = _rates(order, bank.mask)
+        sample = order[: min(reads, 2000)]
+        raw = [(bank.mask_bytes(i), *bank.size(i)) for i in sample]
+        decode_rates = _rates(raw, lambda item: decode_mask(*item))
+        index_of_rates = _rates([paths[i] for i in sample], bank.index_of)
         bank.close()
     sizes = config["bytes"]
     per_mask = sizes["masks"] / n_masks
@@ -137,9 +148,11 @@ def run_pack_bench(
         "pack_bytes_per_mask": per_entry,
         "pack_index_and_paths_bytes_per_mask": per_entry - per_mask,
         "pack_projected_gb_imagenet": per_entry * IMAGENET_TRAIN / 1e9,
-        "pack_random_reads_per_s": reads / mask_s,
-        "pack_decode_only_per_s": 1.0 / decode_s,
-        "pack_index_of_per_s": 1.0 / index_of_s,
+        "pack_random_reads_per_s": mask_rates["best"],
+        "pack_random_reads_per_s_median": mask_rates["median"],
+        "pack_random_reads_per_cpu_s": mask_rates["per_cpu_s"],
+        "pack_decode_only_per_s": decode_rates["best"],
+        "pack_index_of_per_s": index_of_rates["best"],
         "pack_write_masks_per_s": n_masks / write_s,
         "pack_draw_s": draw_s,
         "machine": platform.processor() or platform.machine(),

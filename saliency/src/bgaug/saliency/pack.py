@@ -1,7 +1,7 @@
 """Pack binary masks into one memory-mapped file for fast random reads by dataset index.
 
-  python -m bgaug.saliency pack --bank BANK --out PACK [--force]
-  python -m bgaug.saliency pack --images DIR --masks DIR --out PACK [--force]
+  python -m bgaug.saliency pack --bank BANK --out PACK [--force] [--zlib-level 3]
+  python -m bgaug.saliency pack --images DIR --masks DIR --out PACK [--force] [--zlib-level 3]
 
 The first packs a finished mask bank (its manifest's order and statuses; mask files are checked
 against the manifest's hashes); the second packs a folder of masks mirroring the image tree
@@ -9,7 +9,7 @@ against the manifest's hashes); the second packs a folder of masks mirroring the
 
 Format "bgaug-maskpack/1", a directory written atomically (built beside PACK, then renamed):
   PACK/masks.bin    every stored mask, concatenated: the (H, W) bool mask in row-major order,
-                    numpy.packbits (big bit order), then one zlib stream
+                    numpy.packbits (big bit order), then one zlib stream (level 3 unless told)
   PACK/index.npy    int64 (N, 7), one row per image in dataset-index order (the bank manifest's /
                     core.io.list_images order): offset, length (bytes in masks.bin), height, width,
                     status code, path offset, path length (bytes in paths.txt)
@@ -65,10 +65,11 @@ COLUMNS = ("offset", "length", "height", "width", "status", "path_offset", "path
 OFFSET, LENGTH, HEIGHT, WIDTH, STATUS, PATH_OFFSET, PATH_LENGTH = range(len(COLUMNS))
 STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
 ZLIB_LEVEL = 3
-"""Measured on 500x375 / 375x500 masks of core's synthetic objects (2-core VM, 2026-11-26):
-level 1: 1,261 B/mask, 30.7k decodes/s; 3: 1,133 B, 33.7k/s; 6: 934 B, 20.6k/s; 9: 831 B, 21.3k/s.
-Levels 1-3 use zlib's fast matcher, whose long matches also inflate faster; 4-9 are ~25% smaller but
-decode ~40% slower, too close to the 20,000 reads/s goal. Level 3 keeps 1.28M masks near 1.45 GB."""
+"""Chosen by measuring (the bench's 200 synthetic 500x375 / 375x500 masks, per CPU-second, 2-core VM,
+2026-11-26): level 1: 1,233 B/mask, 29.1k decodes/s; 3: 1,113 B, 32.5k/s; 6: 914 B, 20.1k/s; 9: 813 B,
+18.9k/s. Levels 1-3 use zlib's fast matcher, whose longer matches also inflate faster; levels 4-9 are
+up to 27% smaller but decode ~40% slower, at or below the 20,000 reads/s goal. Level 3 keeps masks.bin
+for 1.28M such masks near 1.43 GB with ~60% headroom on the read rate (see saliency/README.md)."""
 
 
 class PackItem(NamedTuple):
@@ -80,9 +81,11 @@ class PackItem(NamedTuple):
     reason: str = ""
 
 
-def encode_mask(mask: np.ndarray) -> bytes:
-    """The stored bytes of an (H, W) bool mask: row-major packbits, then zlib (``ZLIB_LEVEL``)."""
-    return zlib.compress(np.packbits(mask, axis=None).tobytes(), ZLIB_LEVEL)
+def encode_mask(mask: np.ndarray, level: int = ZLIB_LEVEL) -> bytes:
+    """The stored bytes of an (H, W) bool mask: row-major packbits, then zlib at ``level``.
+
+    Any level decodes with ``decode_mask``; the level only trades pack size against read speed."""
+    return zlib.compress(np.packbits(mask, axis=None).tobytes(), level)
 
 
 def decode_mask(data: bytes | memoryview, height: int, width: int) -> np.ndarray:
@@ -141,6 +144,7 @@ def write_pack(
     force: bool = False,
     progress: bool = True,
     desc: str = "mask pack",
+    level: int = ZLIB_LEVEL,
 ) -> dict[str, Any]:
     """Write ``items`` (in dataset-index order) as a pack at ``out``; return its ``pack.json``.
 
@@ -148,7 +152,10 @@ def write_pack(
     (H, W) (bool, or nonzero = foreground) and ``None`` only for ``bad_image``. The pack is built in
     a temporary sibling directory and renamed into place, so ``out`` never holds a partial pack; an
     existing pack is replaced only with ``force``, anything else at ``out`` is never touched.
+    ``level`` is the zlib level (1-9; see ``ZLIB_LEVEL`` for the measured trade-off).
     """
+    if isinstance(level, bool) or level not in range(1, 10):
+        raise ValueError(f"zlib level must be an integer in 1..9, got {level!r}")
     target = Path(out)
     _check_target(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,10 +203,13 @@ def write_pack(
                     if mask.any() == (status == "no_foreground"):
                         raise ValueError(f"{rel}: status {status} does not match the mask's foreground")
                     if status != "no_foreground":
-                        data = encode_mask(mask)
+                        data = encode_mask(mask, level)
                         masks.write(data)
                         length = len(data)
-                encoded_path = rel.encode("utf-8")
+                try:
+                    encoded_path = rel.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError(f"cannot pack path {rel!r}: its name is not valid UTF-8") from None
                 paths.write(encoded_path + b"\n")
                 rows.extend(
                     (offset, length, height, width, STATUS_CODE[status], path_offset, len(encoded_path))
@@ -224,7 +234,7 @@ def write_pack(
             "count": count,
             "encoding": {
                 "mask": "(H, W) bool, row-major -> numpy.packbits (bitorder big) -> zlib",
-                "zlib_level": ZLIB_LEVEL,
+                "zlib_level": level,
                 "empty": "length 0: no_foreground (an all-False mask) and bad_image (no mask)",
             },
             "index": {"file": INDEX, "dtype": "int64", "columns": list(COLUMNS)},
@@ -275,6 +285,7 @@ def pack_bank(
     *,
     force: bool = False,
     progress: bool = True,
+    level: int = ZLIB_LEVEL,
 ) -> dict[str, Any]:
     """Pack a finished mask bank (``bank.DirectoryMaskBank``) in its manifest's order; return pack.json."""
     bank = DirectoryMaskBank(bank_dir)
@@ -287,7 +298,9 @@ def pack_bank(
         "detector": manifest.get("detector"),
         "threshold": manifest.get("threshold"),
     }
-    return write_pack(out, _bank_items(bank), source=source, total=len(bank), force=force, progress=progress)
+    return write_pack(
+        out, _bank_items(bank), source=source, total=len(bank), force=force, progress=progress, level=level
+    )
 
 
 def _folder_items(mask_root: Path, paths: list[str]) -> Iterator[PackItem]:
@@ -316,6 +329,7 @@ def pack_folder(
     *,
     force: bool = False,
     progress: bool = True,
+    level: int = ZLIB_LEVEL,
 ) -> dict[str, Any]:
     """Pack a folder of masks mirroring ``image_root`` (``core.data.FolderMaskBank``'s layout).
 
@@ -337,7 +351,13 @@ def pack_folder(
         raise FileNotFoundError(f"mask not found: {first} ({len(missing)} of {len(paths)} missing)")
     source = {"kind": "folder", "images": str(images.resolve()), "masks": str(masks.resolve())}
     return write_pack(
-        out, _folder_items(masks, paths), source=source, total=len(paths), force=force, progress=progress
+        out,
+        _folder_items(masks, paths),
+        source=source,
+        total=len(paths),
+        force=force,
+        progress=progress,
+        level=level,
     )
 
 
@@ -549,6 +569,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--masks", help="mask folder mirroring --images (REL with a .png suffix)")
     parser.add_argument("--out", required=True, help="pack directory to write (atomically)")
     parser.add_argument("--force", action="store_true", help="replace an existing pack at --out")
+    parser.add_argument(
+        "--zlib-level",
+        type=int,
+        default=ZLIB_LEVEL,
+        choices=range(1, 10),
+        metavar="1..9",
+        help=f"zlib level (default {ZLIB_LEVEL}); 4-9: packs up to ~25%% smaller, reads ~40%% slower",
+    )
     parser.add_argument("--json", help="also write the pack summary to this JSON file")
 
 
@@ -556,9 +584,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.bank and (args.images or args.masks):
         raise ValueError("give either --bank or --images with --masks, not both")
     if args.bank:
-        config = pack_bank(args.bank, args.out, force=args.force)
+        config = pack_bank(args.bank, args.out, force=args.force, level=args.zlib_level)
     elif args.images and args.masks:
-        config = pack_folder(args.images, args.masks, args.out, force=args.force)
+        config = pack_folder(args.images, args.masks, args.out, force=args.force, level=args.zlib_level)
     else:
         raise ValueError("give --bank BANK, or --images DIR with --masks DIR")
     total = sum(config["bytes"].values())
