@@ -218,7 +218,7 @@ def _resized_crops_batched(x: Tensor, crops: Tensor, size: int, flip: Tensor | N
     top, left, h, w = c.unbind(1)
     index = torch.arange(n, device=x.device, dtype=dtype)
     boxes = torch.stack([index, left, top, left + w, top + h], dim=1)
-    y = roi_align(src, boxes, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    y: Tensor = roi_align(src, boxes, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
     if flip is not None:
         y = torch.where(flip.to(x.device).view(n, 1, 1, 1), y.flip(-1), y)
     return y
