@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from bgaug.augment.config import BackgroundConfig, ViewSpec
@@ -46,3 +48,34 @@ def square_batch(B: int = 4, size: int = 16, *, backgrounds: bool = True) -> Mas
 
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+# fmt: off
+_NO_KERNEL = {f"aten::{name}" for name in [
+    "alias", "as_strided", "as_strided_", "detach", "empty", "empty_like", "empty_strided", "expand",
+    "expand_as", "flatten", "lift_fresh", "narrow", "permute", "reshape", "_reshape_alias", "resize_",
+    "result_type", "select", "slice", "split", "squeeze", "t", "transpose", "unbind", "unflatten",
+    "unsqueeze", "_unsafe_view", "view", "view_as",
+]}
+"""Views and allocations: ATen ops that launch no kernel."""
+# fmt: on
+
+
+def count_aten_ops(fn: Callable[[], object]) -> int:
+    """Operator calls ``fn()`` makes (profiled on CPU): ATen and torchvision ops called from Python,
+    not those they call inside, views and allocations left out. About the kernel launches it
+    would make on a GPU (an op's CPU kernel may call others where the GPU runs one kernel)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def is_op(name: str) -> bool:
+        return name.startswith(("aten::", "torchvision::"))
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(
+        1
+        for e in prof.events()
+        if is_op(e.name)
+        and e.name not in _NO_KERNEL
+        and (e.cpu_parent is None or not is_op(e.cpu_parent.name))
+    )

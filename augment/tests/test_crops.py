@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
-from helpers import gen
+from helpers import count_aten_ops, gen
 
 from bgaug.augment.crops import center_crop, foreground_in_crops, resized_crops, sample_crops, summed_area
 
@@ -220,3 +220,16 @@ def test_batched_resize_reads_uint8_as_unit_floats() -> None:
     ref = resized_crops(u8.float() / 255, crops, 16, torch.tensor([False, True, False]), batched=True)
     assert out.dtype == torch.float32 and torch.allclose(out, ref, atol=1e-6)
     assert resized_crops(u8[:0], crops[:0], 16, batched=True).shape == (0, 4, 16, 16)
+
+
+def test_batched_resize_op_count_does_not_grow_with_the_batch() -> None:
+    x = torch.rand(64, 4, 24, 24, generator=gen(16))
+    crops, _ = sample_crops(64, 24, 24, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3), generator=gen(17))
+    flip = torch.rand(64, generator=gen(18)) < 0.5
+
+    def ops(n: int, batched: bool) -> int:
+        resized_crops(x[:n], crops[:n], 16, flip[:n], batched=batched)  # warm-up
+        return count_aten_ops(lambda: resized_crops(x[:n], crops[:n], 16, flip[:n], batched=batched))
+
+    assert ops(4, True) == ops(64, True) < 30
+    assert ops(64, False) > 5 * ops(4, False)  # the per-sample loop: the check above can tell

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
-from helpers import gen
+from helpers import count_aten_ops, gen
 
 from bgaug.augment import photometric
 from bgaug.augment.config import ViewSpec
@@ -111,3 +111,75 @@ def test_pipeline_of_ops_matches_torchvision_per_sample(monkeypatch: pytest.Monk
     floats = x.float() / 255
     assert torch.allclose(apply_photometric(floats, p, spec), ref, atol=3e-4)
     assert torch.equal(floats, x.float() / 255)  # not in place unless asked
+
+
+# -- the batched (GPU) path, run on CPU ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 20, 17), (1, 3, 32, 32), (4, 1, 5, 4)])
+def test_blur_by_convolution_matches_shift_and_add(shape: tuple[int, int, int, int]) -> None:
+    """The grouped convolution (GPU) and shift-and-add (CPU) blurs agree, with their own taps per
+    image, reflect padding and a radius clipped on small images."""
+    x = torch.rand(shape, generator=gen(20))
+    sigma = torch.tensor([0.1, 0.5, 1.0, 1.7, 2.0])[-shape[0] :]
+    conv = gaussian_blur(x, sigma, max_sigma=2.0, batched=True)
+    shift = gaussian_blur(x, sigma, max_sigma=2.0, batched=False)
+    assert conv.shape == x.shape
+    assert torch.allclose(conv, shift, atol=1e-5)
+    assert not torch.allclose(conv, x, atol=1e-2)  # it did blur
+
+
+def _rich_spec() -> ViewSpec:
+    return ViewSpec(
+        size=16, jitter=(0.8, 0.8, 0.8, 0.4), jitter_p=0.9, gray_p=0.3, blur_p=0.5, solarize_p=0.3
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_batched_photometric_matches_cpu_path_and_torchvision(dtype: torch.dtype) -> None:
+    """One chunk, hue-first row order, blur by convolution, grayscale and solarize in one masked
+    pass: the same per-sample results as the CPU path (to 1e-5) and as torchvision."""
+    spec = _rich_spec()
+    n = 64
+    x = torch.randint(0, 256, (n, 3, 16, 16), generator=gen(21), dtype=torch.uint8)
+    x[:3] = x[:3, :1]  # gray images: no hue
+    p = sample_photometric(spec, n, gen(22))
+    assert p.solarize.any() and p.gray.any() and (p.blur_sigma > 0).any()
+    source = x if dtype == torch.uint8 else x.float() / 255
+    batched = apply_photometric(source, p, spec, batched=True)
+    cpu = apply_photometric(source, p, spec, batched=False)
+    assert torch.allclose(batched, cpu, atol=1e-5)
+    ref = _torchvision_reference(x.float() / 255, p, spec.blur_sigma[1])
+    assert torch.allclose(batched, ref, atol=3e-4)
+    normalized = apply_photometric(source, p, spec, batched=True, normalize=True)
+    assert torch.allclose(
+        normalized, apply_photometric(source, p, spec, batched=False, normalize=True), atol=1e-5
+    )
+
+
+def test_batched_photometric_op_count_does_not_grow_with_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight copies of a batch's rows (so the same row groups exist) cost the batched path exactly
+    as many ATen ops as the batch itself; the CPU path's chunks (16 rows here) grow with it."""
+    monkeypatch.setattr(photometric, "CPU_CHUNK_ELEMENTS", 16 * 3 * 8 * 8)
+    spec = _rich_spec()
+    n = 40
+    p = sample_photometric(spec, n, gen(23))
+    big = PhotometricParams(
+        *(getattr(p, f).repeat(8, *[1] * (getattr(p, f).ndim - 1)) for f in p.__dataclass_fields__)
+    )
+    x = torch.rand(8 * n, 3, 8, 8, generator=gen(24))
+    for batched in (True, False):
+        apply_photometric(x[:n], p, spec, batched=batched)  # warm-up
+    small_ops = count_aten_ops(lambda: apply_photometric(x[:n], p, spec, batched=True))
+    big_ops = count_aten_ops(lambda: apply_photometric(x, big, spec, batched=True))
+    assert big_ops == small_ops
+    hue_runs: list[int] = []
+    hue = photometric._hue_
+    monkeypatch.setattr(photometric, "_hue_", lambda y, f: hue_runs.append(len(y)) or hue(y, f))
+    apply_photometric(x, big, spec, batched=True)
+    assert len(hue_runs) <= 4  # hue position sorts first: one run per position (~30 ops each)
+    assert sum(hue_runs) == int(big.jitter.sum())  # every jittered row, once
+    monkeypatch.setattr(photometric, "_hue_", hue)
+    cpu_small = count_aten_ops(lambda: apply_photometric(x[:n], p, spec, batched=False))
+    cpu_big = count_aten_ops(lambda: apply_photometric(x, big, spec, batched=False))
+    assert cpu_big > 2 * cpu_small  # the check above can tell

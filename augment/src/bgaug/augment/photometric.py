@@ -6,13 +6,17 @@ from the ``torch.Generator`` passed in. torchvision's functional ops take one fa
 kornia's augmentation modules draw from the global RNG, so the factors are drawn here.
 
 Speed (``apply_photometric``): the work is memory-bound, so it is arranged to touch each pixel few
-times and, on CPU, while it is in cache. Rows are sorted once by (blur, grayscale, hue position), so
-every row subset an operation needs is a few contiguous slices (views, no gathers); brightness,
-contrast and saturation are one per-sample affine update ``a x + c gray(x) + d`` per jitter position
-(identity for rows whose op there is hue); hue runs in place on its slice with no modulo per channel;
-blur is separable shift-and-add with per-sample taps. On CPU the sorted rows go through in chunks of
-about ``CPU_CHUNK_ELEMENTS`` values (a few 224 px images) so intermediates stay in cache; on CUDA the
-whole batch is one chunk. Same code on both.
+times and, on CPU, while it is in cache. Rows are sorted once by (blur, grayscale, hue position) (the
+batched path: hue position first), so every row subset an operation needs is a few contiguous slices
+(views, no gathers); brightness, contrast and saturation are one per-sample affine update
+``a x + c gray(x) + d`` per jitter position (identity for rows whose op there is hue); hue runs in
+place on its slice with no modulo per channel; blur is separable with per-sample taps. On CPU the
+sorted rows go through in chunks of about ``CPU_CHUNK_ELEMENTS`` values (a few 224 px images) so
+intermediates stay in cache, blur is shift-and-add and solarize goes run by run. Off the CPU
+(``batched``, the default there) the whole batch is one chunk and kernel launches cost more than
+passes over memory: blur is a depthwise convolution (5 launches instead of ~30) and solarize one
+masked pass (not one per run of rows, which grow with the batch). Both paths give the same results
+(to float rounding).
 """
 
 from __future__ import annotations
@@ -169,6 +173,14 @@ def _runs(flags: list[bool], start: int, stop: int) -> list[tuple[int, int]]:
     return runs
 
 
+def _span(flags: list[bool], start: int, stop: int) -> tuple[int, int] | None:
+    """[a, b) from the first to past the last True in ``flags[start:stop]``, relative to ``start``."""
+    part = flags[start:stop]
+    if not any(part):
+        return None
+    return part.index(True), len(part) - part[::-1].index(True)
+
+
 def _reflect_pad_last(x: Tensor, radius: int) -> Tensor:
     """Contiguous copy of ``x`` (any strides) reflect-padded by ``radius`` on the last dimension;
     written out because ``F.pad(mode="reflect")`` on the last dimension ran 10x slower on CPU."""
@@ -180,11 +192,15 @@ def _reflect_pad_last(x: Tensor, radius: int) -> Tensor:
     return out
 
 
-def _blur_(x: Tensor, kernel: Tensor) -> Tensor:
+def _blur_(x: Tensor, kernel: Tensor, *, batched: bool = False) -> Tensor:
     """In-place separable blur of contiguous (n, C, H, W) with per-row taps ``kernel`` (n, 2r + 1),
-    reflect padding, as shift-and-add (one multiply-add pass per tap and axis). Measured on CPU:
-    ~4x faster than depthwise conv1d with per-row kernels and ~10x faster than a grouped conv2d.
+    reflect padding. CPU (``batched=False``): shift-and-add, one multiply-add pass per tap and axis;
+    measured on CPU ~4x faster than depthwise conv1d with per-row kernels and ~10x faster than a
+    grouped conv2d. ``batched``: that grouped convolution (``_blur_conv_``), for GPUs, where the
+    shift-and-add's 2 x (2r + 1) launches over the whole tensor (26 for sigma up to 2) cost more.
     """
+    if batched:
+        return _blur_conv_(x, kernel)
     H, W = x.shape[-2:]
     taps = [_rows(t) for t in kernel.to(x.dtype).unbind(1)]
     padded = _reflect_pad_last(x, len(taps) // 2)
@@ -198,6 +214,25 @@ def _blur_(x: Tensor, kernel: Tensor) -> Tensor:
     return x
 
 
+def _blur_conv_(x: Tensor, kernel: Tensor) -> Tensor:
+    """``_blur_`` as a depthwise separable convolution: the n images' C channels become n * C groups
+    of one (n, C, H, W) -> (1, n C, H, W), each convolved with its image's taps, first down the
+    columns ((k, 1) weights) then along the rows ((1, k) weights). Reflect-padding both axes once
+    before the first pass is the same as padding each before its own pass: the column pass maps the
+    reflected columns to the reflection of its output. Four launches whatever n and k are (pad, two
+    convolutions, the copy back) plus a small one for the weights.
+    """
+    n, C, H, W = x.shape
+    k = kernel.shape[1]
+    r = k // 2
+    groups = n * C
+    taps = kernel.to(x.dtype).repeat_interleave(C, dim=0)  # (n C, k): each image's taps per channel
+    padded = F.pad(x.reshape(1, groups, H, W), (r, r, r, r), mode="reflect")
+    y = F.conv2d(padded, taps.view(groups, 1, k, 1), groups=groups)  # (1, n C, H, W + 2r)
+    y = F.conv2d(y, taps.view(groups, 1, 1, k), groups=groups)  # (1, n C, H, W)
+    return x.copy_(y.view(n, C, H, W))
+
+
 def blur_kernels(sigma: Tensor, max_sigma: float, height: int, width: int) -> Tensor:
     """(n, 2r + 1) normalised Gaussian taps, r = ceil(3 max_sigma) (at most the side - 1)."""
     radius = max(1, math.ceil(3 * max_sigma))
@@ -208,17 +243,22 @@ def blur_kernels(sigma: Tensor, max_sigma: float, height: int, width: int) -> Te
     return kernel / kernel.sum(1, keepdim=True)
 
 
-def gaussian_blur(x: Tensor, sigma: Tensor, max_sigma: float) -> Tensor:
-    """Blur each image with its own sigma (pixels): a separable kernel of radius ceil(3 max_sigma)."""
+def gaussian_blur(x: Tensor, sigma: Tensor, max_sigma: float, *, batched: bool | None = None) -> Tensor:
+    """Blur each image with its own sigma (pixels): a separable kernel of radius ceil(3 max_sigma).
+    ``batched`` (default: off the CPU) blurs by grouped convolution, else by shift-and-add."""
     H, W = x.shape[-2:]
     if min(H, W) < 2:
         return x.clone()
-    return _blur_(x.contiguous().clone(), blur_kernels(sigma, max_sigma, H, W))
+    if batched is None:
+        batched = x.device.type != "cpu"
+    return _blur_(x.contiguous().clone(), blur_kernels(sigma, max_sigma, H, W), batched=batched)
 
 
 @dataclass(frozen=True)
 class _Plan:
     """Per-row coefficients of one call, in sorted row order, and the host-side flags."""
+
+    batched: bool  # the whole batch is one chunk: blur by convolution, grayscale and solarize masked
 
     scale: Tensor  # (n, 4) a: per jitter position
     gray_coef: Tensor  # (n, 4) c
@@ -229,9 +269,13 @@ class _Plan:
     gray: list[bool]
     blur: list[bool]
     solarize: list[bool]
+    gray_rows: Tensor  # (n,) bool: ``gray`` on the device
+    solarize_rows: Tensor  # (n,) bool: ``solarize`` on the device
 
 
-def _plan(p: PhotometricParams, order: Tensor, spec: ViewSpec, height: int, width: int) -> _Plan:
+def _plan(
+    p: PhotometricParams, order: Tensor, spec: ViewSpec, height: int, width: int, batched: bool
+) -> _Plan:
     jit = p.jitter[order]
     ops = torch.where(jit[:, None], p.order[order], torch.full_like(p.order[order], -1))
     one = torch.ones_like(ops, dtype=torch.float32)
@@ -250,9 +294,11 @@ def _plan(p: PhotometricParams, order: Tensor, spec: ViewSpec, height: int, widt
     kernels = None
     if min(height, width) >= 2:
         kernels = blur_kernels(sigma, spec.blur_sigma[1], height, width)
-    host = torch.cat([ops, torch.stack([p.gray[order], blur, p.solarize[order]], dim=1).long()], 1)
+    gray, solarize = p.gray[order], p.solarize[order]
+    host = torch.cat([ops, torch.stack([gray, blur, solarize], dim=1).long()], 1)
     rows = host.tolist()  # the one host sync of a call
     return _Plan(
+        batched=batched,
         scale=scale,
         gray_coef=gray_coef,
         mean_coef=mean_coef,
@@ -262,6 +308,8 @@ def _plan(p: PhotometricParams, order: Tensor, spec: ViewSpec, height: int, widt
         gray=[bool(r[4]) for r in rows],
         blur=[bool(r[5]) and kernels is not None for r in rows],
         solarize=[bool(r[6]) for r in rows],
+        gray_rows=gray,
+        solarize_rows=solarize,
     )
 
 
@@ -303,24 +351,46 @@ def _chunk_(y: Tensor, plan: _Plan, lo: int) -> None:
             )
         for a, b in _runs([c == _HUE for c in codes], 0, len(codes)):
             _hue_(y[a:b], plan.hue_turns[lo + a : lo + b])
-    for a, b in _runs(plan.gray, lo, hi):
-        y[a:b] = grayscale(y[a:b])
+    if plan.batched:  # one masked pass over the span of the rows that need it (not sorted by)
+        span = _span(plan.gray, lo, hi)
+        if span is not None:
+            part = y[span[0] : span[1]]
+            rows = _rows(plan.gray_rows[lo + span[0] : lo + span[1]])
+            torch.where(rows, grayscale(part), part, out=part)
+    else:
+        for a, b in _runs(plan.gray, lo, hi):
+            y[a:b] = grayscale(y[a:b])
     if plan.kernels is not None:
         for a, b in _runs(plan.blur, lo, hi):
-            _blur_(y[a:b], plan.kernels[lo + a : lo + b])
+            _blur_(y[a:b], plan.kernels[lo + a : lo + b], batched=plan.batched)
+    if plan.batched:  # solarize: as grayscale (its runs, ~n p (1 - p) of them, grow with n)
+        span = _span(plan.solarize, lo, hi)
+        if span is not None:
+            part = y[span[0] : span[1]]
+            rows = _rows(plan.solarize_rows[lo + span[0] : lo + span[1]])
+            torch.where(rows & (part >= 0.5), 1 - part, part, out=part)
+        return
     for a, b in _runs(plan.solarize, lo, hi):
         part = y[a:b]
         torch.where(part >= 0.5, 1 - part, part, out=part)
 
 
 def apply_photometric(
-    x: Tensor, p: PhotometricParams, spec: ViewSpec, *, inplace: bool = False, normalize: bool = False
+    x: Tensor,
+    p: PhotometricParams,
+    spec: ViewSpec,
+    *,
+    inplace: bool = False,
+    normalize: bool = False,
+    batched: bool | None = None,
 ) -> Tensor:
     """Colour jitter, grayscale, blur, solarize (MoCo-v2 / BYOL order) on (n, 3, H, W).
 
     ``x``: float in [0, 1], or uint8 (read as /255; the result is then a new float32 tensor).
     ``inplace``: a float ``x`` may be overwritten (the pipeline's own fresh tensors).
     ``normalize``: finish with ImageNet mean/std normalisation (while each chunk is in cache).
+    ``batched``: the whole batch as one chunk, blur by convolution, solarize in one pass (default:
+    on every device but the CPU, see the module docstring); else the CPU's cache-sized chunks.
     """
     n, _, H, W = x.shape
     dev = x.device
@@ -334,12 +404,18 @@ def apply_photometric(
     if n == 0:
         return out
     p = PhotometricParams(*(getattr(p, f).to(dev) for f in PhotometricParams.__dataclass_fields__))
-    # Sort rows: blurred last, grayscale last within that, then by the position of hue (5: none).
+    if batched is None:
+        batched = dev.type != "cpu"
+    # Sort rows so that each operation's rows form few runs. CPU: blurred last, grayscale last within
+    # that, then by the position of hue (4: none). Batched, the whole batch is one chunk and a hue
+    # run costs ~30 launches: hue position first, so hue has one run per position (not up to 4),
+    # then blur (up to 5 runs of 5 launches); grayscale and solarize take one masked pass there.
     hue_at = torch.where(p.jitter, (p.order == _HUE).long().argmax(dim=1), 4)
-    key = (p.blur_sigma > 0).long() * 10 + p.gray.long() * 5 + hue_at
+    blurred = (p.blur_sigma > 0).long()
+    key = hue_at * 2 + blurred if batched else blurred * 10 + p.gray.long() * 5 + hue_at
     order = torch.argsort(key, stable=True)
-    plan = _plan(p, order, spec, H, W)
-    step = n if dev.type != "cpu" else max(1, CPU_CHUNK_ELEMENTS // (3 * H * W))
+    plan = _plan(p, order, spec, H, W, batched)
+    step = n if batched else max(1, CPU_CHUNK_ELEMENTS // (3 * H * W))
     buffer = torch.empty((min(step, n), 3, H, W), dtype=out.dtype, device=dev)
     host_order = order.tolist() if step <= _LOOP_ROWS else []
     std = torch.tensor(IMAGENET_STD, dtype=out.dtype, device=dev).view(1, 3, 1, 1)
