@@ -140,3 +140,34 @@ def test_pick_other_rows_is_uniform() -> None:
         choice, _ = pick_other_rows(torch.ones(5, dtype=torch.bool), gen(seed))
         counts += torch.bincount(choice[:1], minlength=5).float()  # row 0's choices
     assert counts[0] == 0 and (counts[1:] > 30).all()
+
+
+def _pick_other_rows_by_pool(
+    eligible: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The earlier implementation (a ``nonzero`` pool: a host sync on CUDA), as the reference."""
+    B = eligible.shape[0]
+    rows = torch.arange(B)
+    pool = torch.nonzero(eligible).squeeze(1)
+    u = torch.rand((B,), generator=generator)
+    if pool.numel() == 0:
+        return rows, torch.zeros(B, dtype=torch.bool)
+    pos = torch.searchsorted(pool, rows)
+    counts = pool.numel() - eligible.long()
+    k = torch.minimum((u * counts).long(), (counts - 1).clamp_min(0))
+    k = k + (eligible & (k >= pos)).long()
+    found = counts > 0
+    return torch.where(found, pool[k.clamp_max(pool.numel() - 1)], rows), found
+
+
+def test_pick_other_rows_without_host_sync_draws_as_before() -> None:
+    patterns = [
+        torch.zeros(5, dtype=torch.bool),
+        torch.ones(1, dtype=torch.bool),
+        torch.zeros(0, dtype=torch.bool),
+    ]
+    patterns += [torch.rand(n, generator=gen(n)) < p for n in (2, 7, 64) for p in (0.1, 0.5, 0.9, 1.0)]
+    for seed, eligible in enumerate(patterns):
+        choice, found = pick_other_rows(eligible, gen(seed))
+        ref_choice, ref_found = _pick_other_rows_by_pool(eligible, gen(seed))
+        assert torch.equal(choice, ref_choice) and torch.equal(found, ref_found)

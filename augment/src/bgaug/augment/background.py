@@ -31,22 +31,22 @@ def pick_other_rows(eligible: Tensor, generator: torch.Generator) -> tuple[Tenso
 
     Returns (choice (B,) long, found (B,) bool); ``found`` is False where no other row is eligible
     (choice is then i). One uniform draw per row whatever ``eligible`` holds (reproducibility);
-    O(B log B) memory and time, so large per-GPU batches cost nothing.
+    O(B log B) time and O(B) memory, so large per-GPU batches cost nothing; no host sync.
     """
     B = eligible.shape[0]
     dev = eligible.device
     rows = torch.arange(B, device=dev)
-    pool = torch.nonzero(eligible).squeeze(1)  # sorted eligible rows
     u = uniform((B,), 0.0, 1.0, generator).to(dev)
-    if pool.numel() == 0:
-        return rows, torch.zeros(B, dtype=torch.bool, device=dev)
-    pos = torch.searchsorted(pool, rows)  # where row i sits (or would sit) in the pool
-    is_member = eligible
-    counts = pool.numel() - is_member.long()  # eligible rows other than i
+    member = eligible.long()
+    # Sizes stay on the device (no host sync): ``ranks[i]`` counts the eligible rows up to and
+    # including i, so the eligible rows before i number ``ranks[i] - member[i]`` and the k-th
+    # eligible row (from 0) is the first j with ranks[j] >= k + 1.
+    ranks = torch.cumsum(member, 0)
+    counts = ranks[-1:] - member  # eligible rows other than i
     k = torch.minimum((u * counts).long(), (counts - 1).clamp_min(0))
-    k = k + (is_member & (k >= pos)).long()  # step over i itself
+    k = k + (eligible & (k >= ranks - member)).long()  # step over i itself
     found = counts > 0
-    choice = pool[k.clamp_max(pool.numel() - 1)]
+    choice = torch.searchsorted(ranks, k + 1).clamp_max(max(B - 1, 0))
     return torch.where(found, choice, rows), found
 
 
