@@ -7,6 +7,9 @@ import torch
 from helpers import identity_pipeline, square_batch, unnormalize
 
 from bgaug.augment import build_pipeline
+from bgaug.augment.background import pick_other_rows
+from bgaug.augment.crops import resized_crops, sample_crops
+from bgaug.augment.photometric import gaussian_blur
 from bgaug.core.interfaces import MaskedImages
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -58,3 +61,33 @@ def test_cuda_uint8_batch() -> None:
     ).to("cuda")
     out = build_pipeline("moco_v2", "bg_swaps", image_size=24)(u8, _cuda_gen(0))
     assert out.views[0].shape == (4, 3, 24, 24) and torch.isfinite(out.views[0]).all()
+
+
+def test_cuda_batched_resize_blur_and_row_picks_match_cpu_without_host_sync() -> None:
+    """The default CUDA paths (roi_align resize, grouped-conv blur, sync-free row picks) give the
+    CPU runs of the same code, and make no host sync (``set_sync_debug_mode("error")`` raises on
+    one)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (8, 4, 48, 48), generator=g, dtype=torch.uint8)
+    crops, _ = sample_crops(8, 48, 48, scale=(0.1, 1.0), ratio=(3 / 4, 4 / 3), generator=g)
+    flip = torch.rand(8, generator=g) < 0.5
+    images = torch.rand(8, 3, 40, 40, generator=g)
+    sigma = torch.rand(8, generator=g) * 2
+    eligible = torch.rand(64, generator=g) < 0.5
+    xc, cc, fc, ic, sc, ec = (t.cuda() for t in (x, crops, flip, images, sigma, eligible))
+    resized_crops(xc, cc, 32, fc)  # warm-up: torchvision's ops load, cuDNN picks its algorithms
+    gaussian_blur(ic, sc, 2.0)
+    generator = _cuda_gen(4)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        resized = resized_crops(xc, cc, 32, fc)
+        blurred = gaussian_blur(ic, sc, 2.0)
+        choice, found = pick_other_rows(ec, generator)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert resized.dtype == torch.float32 and resized.is_cuda
+    assert torch.allclose(resized.cpu(), resized_crops(x, crops, 32, flip, batched=True), atol=1e-5)
+    # cuDNN convolutions default to TF32 (PyTorch's setting): taps rounded to 10 bits, < 1/255.
+    assert torch.allclose(blurred.cpu(), gaussian_blur(images, sigma, 2.0, batched=False), atol=2e-3)
+    assert found.all() and not (choice.cpu() == torch.arange(64)).any() and eligible[choice.cpu()].all()

@@ -158,3 +158,81 @@ def test_mask_distortion_is_used_for_compositing() -> None:
     m = pipe.last_masks[0]
     assert torch.equal(m, batch.masks)  # a centred square is its own box and flips onto itself
     assert out.stats["bg_applied"] == 8
+
+
+# -- the GPU's code path (``batched``), run on CPU -------------------------------------------------
+
+
+def _uint8(batch: MaskedImages) -> MaskedImages:
+    assert batch.backgrounds is not None
+    to_u8 = lambda x: (x * 255).round().to(torch.uint8)  # noqa: E731
+    return MaskedImages(to_u8(batch.images), batch.masks, to_u8(batch.backgrounds), index=batch.index)
+
+
+def test_batched_path_passes_pixels_through_and_composites_by_formula() -> None:
+    """Identity views copy the input exactly (float and uint8 input); BG_RM and BG_Swaps' matched
+    negatives follow their formulas, as on the CPU path."""
+    batch = square_batch(B=6, size=16)
+    for source, expected in ((batch, batch.images), (_uint8(batch), _uint8(batch).images.float() / 255)):
+        plain = identity_pipeline("none", 16)
+        plain.batched = True
+        out = plain(source, gen(1))
+        assert torch.allclose(unnormalize(out.views[0]), expected, atol=1e-5)
+    rm = identity_pipeline("bg_rm", 16, p_pos=1.0)
+    rm.batched = True
+    x = unnormalize(rm(batch, gen(2)).views[0])
+    fg = (batch.masks > 0.5).expand(-1, 3, -1, -1)
+    assert torch.allclose(x[fg], batch.images[fg], atol=1e-5)
+    for i in range(6):
+        bg = x[i][~fg[i]]
+        assert torch.allclose(bg, bg[:1].expand_as(bg), atol=1e-5)
+    swaps = identity_pipeline("bg_swaps", 16, p_pos=0.0, p_neg=1.0)
+    swaps.batched = True
+    out = swaps(batch, gen(3))
+    assert out.matched_negatives is not None and out.matched_rows is not None
+    q, k, m = unnormalize(out.views[0]), unnormalize(out.views[1]), swaps.last_masks[0]
+    for neg, row in zip(unnormalize(out.matched_negatives), out.matched_rows.tolist(), strict=True):
+        errors = [
+            float((neg - (m[row] * k[j] + (1 - m[row]) * q[row])).abs().max()) for j in range(6) if j != row
+        ]
+        assert min(errors) < 1e-5
+
+
+@pytest.mark.parametrize("order", ["after", "before"])
+def test_batched_path_is_close_to_the_cpu_path(order: str) -> None:
+    """Same draws, so the same crops, flips, colours and background decisions: the views differ only
+    by the resize (roi_align's box average vs the antialiased resize), the masks only at edges."""
+    batch = _uint8(square_batch(B=12, size=40))
+    pipe = build_pipeline("moco_v2", "bg_swaps", image_size=32, p_pos=0.5, p_neg=0.5, order=order)
+    cpu = pipe(batch, gen(4))
+    cpu_masks = pipe.last_masks
+    pipe.batched = True
+    out, again = pipe(batch, gen(4)), pipe(batch, gen(4))
+    assert not torch.equal(out.views[0], cpu.views[0])  # the other resize did run
+    assert out.stats == cpu.stats
+    assert cpu.matched_rows is not None and out.matched_rows is not None
+    assert torch.equal(out.matched_rows, cpu.matched_rows)
+    for v, w, z in zip(out.views, cpu.views, again.views, strict=True):
+        assert v.dtype == torch.float32 and torch.equal(v, z)
+        assert float((v - w).abs().mean()) < 0.03  # normalised units (about 0.007 in [0, 1])
+    for m, c in zip(pipe.last_masks, cpu_masks, strict=True):
+        assert float((m != c).float().mean()) < 0.03
+
+
+def test_center_crop_fallbacks_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgaug.augment import pipeline
+
+    fell_back: list[int] = []
+    sample_crops = pipeline.sample_crops
+
+    def recording(*args: object, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
+        crops, fallback = sample_crops(*args, **kwargs)  # type: ignore[arg-type]
+        fell_back.append(int(fallback.sum()))
+        return crops, fallback
+
+    monkeypatch.setattr(pipeline, "sample_crops", recording)
+    out = build_pipeline("moco_v2", "bg_swaps", image_size=16, fg_min=0.9, scale=(0.2, 0.4))(
+        square_batch(B=16, size=40), gen(5)
+    )
+    assert len(fell_back) == 2 and 0 < sum(fell_back) < 32
+    assert out.stats["fg_min_center_crop"] == sum(fell_back)

@@ -141,6 +141,10 @@ class ViewPipeline:
     ``views``: global views first, then local ones. ``rotations``: RotNet — ``views[0]`` is rotated by
     k x 90 degrees, k returned in ``ViewBatch.rotations``. ``timings`` accumulates seconds per stage
     when ``profile`` is True (the bench reads it; CUDA is synchronised around each stage then).
+    ``batched`` picks the resize's and the photometric step's code path: None (default) batches
+    off the CPU (a few kernel launches per view whatever the batch size) and keeps the CPU's
+    per-sample resize and cache-sized chunks on CPU; True / False force one (tests run the GPU's
+    path on CPU with True).
     """
 
     def __init__(
@@ -169,6 +173,7 @@ class ViewPipeline:
         self.keep_labels = keep_labels
         self.epoch = 0
         self.profile = False
+        self.batched: bool | None = None
         self.timings: defaultdict[str, float] = defaultdict(float)
         self.last_masks: tuple[Tensor, ...] = ()
         """The global views' masks of the last call (for previews and tests)."""
@@ -318,6 +323,7 @@ class ViewPipeline:
         load_masks: list[Tensor] = []
         shared_sat: Tensor | None = None  # the undistorted masks' table, computed once per call
         with_mask: Tensor | None = None  # raw images + undistorted masks, built once per call
+        center_crops: list[Tensor] = []  # per view: rows that fell back to CenterCrop
         for v, spec in enumerate(self.views):
             is_bg_view = spec.is_global and v < self.n_global and kind != "none"
             with self._stage("masks", dev):
@@ -343,13 +349,15 @@ class ViewPipeline:
                     sat=sat, fg_min=cfg.fg_min, tries=cfg.fg_min_tries, fallback_size=spec.size,
                 )  # fmt: skip
                 crops = crops.to(dev)
-                stats["fg_min_center_crop"] += int(fell_back.sum())
+                center_crops.append(fell_back.sum())  # counted after the loop: one host sync
                 flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
                 if src is raw and m is masks:  # the same 4-channel input serves every such view
                     with_mask = _with_channel(raw, masks) if with_mask is None else with_mask
-                    warped = resized_crops(with_mask, crops, spec.size, flip)
+                    warped = resized_crops(with_mask, crops, spec.size, flip, batched=self.batched)
                 else:
-                    warped = resized_crops(_with_channel(src, m), crops, spec.size, flip)
+                    warped = resized_crops(
+                        _with_channel(src, m), crops, spec.size, flip, batched=self.batched
+                    )
                 x = warped[:, :3]  # uint8 stays uint8: the photometric step converts in cache
                 vm = _mask_of(warped) if spec.is_global else None
             params = sample_photometric(spec, B, generator)
@@ -367,13 +375,17 @@ class ViewPipeline:
             with self._stage("geometry", dev):
                 if backgrounds is not None and extra.numel():
                     tiles = resized_crops(
-                        _with_channel(backgrounds[extra]), crops[extra], spec.size, flip[extra]
+                        _with_channel(backgrounds[extra]),
+                        crops[extra],
+                        spec.size,
+                        flip[extra],
+                        batched=self.batched,
                     )[:, :3]
                     colour_in = torch.cat([x, tiles])
                     colour_params = _cat_params(params, params.select(extra.to(params.jitter.device)))
             with self._stage("photometric", dev):
                 # A new contiguous float tensor, normalised: compositing commutes with normalisation.
-                out = apply_photometric(colour_in, colour_params, spec, normalize=True)
+                out = apply_photometric(colour_in, colour_params, spec, normalize=True, batched=self.batched)
                 x, tiles = out[:B], out[B:]
             if plan is not None and vm is not None:
                 with self._stage("compositing", dev):
@@ -387,6 +399,7 @@ class ViewPipeline:
             view_plans.append(plan or early)
             load_masks.append(m)
 
+        stats["fg_min_center_crop"] += int(torch.stack(center_crops).sum())
         negatives = negative_rows = None
         if swaps:
             with self._stage("compositing", dev):
@@ -487,9 +500,11 @@ class ViewPipeline:
                     r_src = images.new_ones((1, 3, *images.shape[2:])) * 0.5
                 src = matched_negative(sources[anchor][rows], m[rows], r_src)
                 crops, flip, params = view_params[anchor]
-                x = resized_crops(_with_channel(src), crops[rows], spec.size, flip[rows])[:, :3]
+                x = resized_crops(
+                    _with_channel(src), crops[rows], spec.size, flip[rows], batched=self.batched
+                )[:, :3]
                 rows_params = params.select(rows.to(params.jitter.device))
-                negs.append(apply_photometric(x, rows_params, spec, normalize=True))
+                negs.append(apply_photometric(x, rows_params, spec, normalize=True, batched=self.batched))
         # (R, n_matched, 3, h, w): each row's negatives together (no copy for a single negative).
         stacked = negs[0].unsqueeze(1) if len(negs) == 1 else torch.stack(negs, dim=1)
         stats["matched_negatives"] += int(stacked.shape[0] * stacked.shape[1])
