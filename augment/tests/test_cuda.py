@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from helpers import identity_pipeline, square_batch, unnormalize
@@ -91,3 +93,23 @@ def test_cuda_batched_resize_blur_and_row_picks_match_cpu_without_host_sync() ->
     # cuDNN convolutions default to TF32 (PyTorch's setting): taps rounded to 10 bits, < 1/255.
     assert torch.allclose(blurred.cpu(), gaussian_blur(images, sigma, 2.0, batched=False), atol=2e-3)
     assert found.all() and not (choice.cpu() == torch.arange(64)).any() and eligible[choice.cpu()].all()
+
+
+def test_cuda_moco_bg_swaps_host_syncs_per_call() -> None:
+    """The syncs left in one MoCo-v2 + BG_Swaps call (counted by ``set_sync_debug_mode("warn")``):
+    2 photometric plans, 2 x 3 for the views' background plans (stats, rows, gray rows), 2 for the
+    matched negatives, 1 for the CenterCrop fallback count: 11. Before the batched resize there
+    were ~69 (two per resize call, one per constant tensor, one per row pick)."""
+    batch = square_batch(B=32, size=48).to("cuda")
+    pipe = build_pipeline("moco_v2", "bg_swaps", image_size=32, p_pos=0.5, p_neg=0.5)
+    pipe(batch, _cuda_gen(5))  # warm-up: constants cached, kernels loaded
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            pipe(batch, _cuda_gen(6))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    assert len(syncs) <= 11, [str(w.message) for w in syncs]

@@ -10,6 +10,7 @@ resized with its own row's crop.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -24,6 +25,14 @@ def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Ge
     """U[low, high) on the generator's device (the device of every draw in this package)."""
     u = torch.rand(shape, generator=generator, device=generator.device)
     return low + (high - low) * u
+
+
+@functools.lru_cache(maxsize=256)
+def device_constant(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A small constant tensor on ``device``, made once per (values, dtype, device) and shared: read
+    it, never write it. ``torch.tensor(values, device=cuda)`` copies from pageable host memory and
+    waits for the stream (a host sync) on every call."""
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def _rrc_candidates(
@@ -128,11 +137,8 @@ def sample_crops(
     first = ok.to(torch.uint8).argmax(dim=1)
     chosen = candidates[torch.arange(n, device=candidates.device), first]
     fallback = ~ok.any(dim=1)
-    cc = torch.tensor(
-        center_crop(height, width, fallback_size or min(height, width)),
-        dtype=chosen.dtype,
-        device=chosen.device,
-    )
+    side = fallback_size or min(height, width)
+    cc = device_constant(center_crop(height, width, side), chosen.dtype, chosen.device)
     chosen = torch.where(fallback[:, None], cc.expand_as(chosen), chosen)
     return chosen, fallback
 

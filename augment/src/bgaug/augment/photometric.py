@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bgaug.augment.config import ViewSpec
-from bgaug.augment.crops import uniform
+from bgaug.augment.crops import device_constant, uniform
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
@@ -151,7 +151,7 @@ def _hue_(x: Tensor, f: Tensor) -> Tensor:
     h = hc.div_(chroma.clamp_min(torch.finfo(x.dtype).tiny))  # gray pixels: 0 / tiny = 0
     h.add_(_rows(6 * f.to(x.dtype)).squeeze(1))
     h.sub_(h.div(6).floor_().mul_(6))  # into [0, 6)
-    offsets = torch.tensor((0.0, -2.0, -4.0), dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    offsets = device_constant((0.0, -2.0, -4.0), x.dtype, x.device).view(1, 3, 1, 1)
     torch.add(h.unsqueeze(1), offsets, out=x)
     x.abs_().sub_(3).abs_().sub_(1).clamp_(0, 1)
     return torch.addcmul(low.unsqueeze(1), chroma.unsqueeze(1), x, out=x)
@@ -322,7 +322,7 @@ def _affine_(y: Tensor, a: Tensor, c: Tensor, d: Tensor, need_gray: bool, need_m
     bias = torch.zeros_like(a)
     if need_mean:
         channel_means = y.mean(dim=(2, 3))
-        weights = torch.tensor(GRAY_WEIGHTS, dtype=y.dtype, device=y.device)
+        weights = device_constant(GRAY_WEIGHTS, y.dtype, y.device)
         bias = d * (channel_means @ weights)
     if need_gray:
         shift = grayscale(y).mul_(_rows(c)).add_(_rows(bias))
@@ -420,8 +420,8 @@ def apply_photometric(
     step = n if batched else max(1, CPU_CHUNK_ELEMENTS // (3 * H * W))
     buffer = torch.empty((min(step, n), 3, H, W), dtype=out.dtype, device=dev)
     host_order = order.tolist() if step <= _LOOP_ROWS else []
-    std = torch.tensor(IMAGENET_STD, dtype=out.dtype, device=dev).view(1, 3, 1, 1)
-    shift = -torch.tensor(IMAGENET_MEAN, dtype=out.dtype, device=dev).view(1, 3, 1, 1) / std
+    std = device_constant(IMAGENET_STD, out.dtype, dev).view(1, 3, 1, 1)
+    shift = -device_constant(IMAGENET_MEAN, out.dtype, dev).view(1, 3, 1, 1) / std
     for lo in range(0, n, step):
         rows = order[lo : lo + step]
         y = buffer[: rows.numel()]

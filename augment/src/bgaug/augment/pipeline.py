@@ -33,7 +33,7 @@ from bgaug.augment.background import (
     usable_rows,
 )
 from bgaug.augment.config import BackgroundConfig, ViewSpec
-from bgaug.augment.crops import resized_crops, sample_crops, summed_area, uniform
+from bgaug.augment.crops import device_constant, resized_crops, sample_crops, summed_area, uniform
 from bgaug.augment.masks import distort_masks
 from bgaug.augment.photometric import PhotometricParams, apply_photometric, sample_photometric
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
@@ -125,8 +125,8 @@ def _mask_of(warped: Tensor) -> Tensor:
 def normalize(x: Tensor) -> Tensor:
     """ImageNet mean/std normalisation (views get it inside ``apply_photometric``; this is for the
     few fills composited into normalised views)."""
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    mean = device_constant(IMAGENET_MEAN, x.dtype, x.device).view(1, 3, 1, 1)
+    std = device_constant(IMAGENET_STD, x.dtype, x.device).view(1, 3, 1, 1)
     return torch.addcdiv(-mean / std, x, std)
 
 
