@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bgaug.augment.config import MaskDistortion
-from bgaug.augment.crops import uniform
+from bgaug.augment.crops import device_constant, uniform
 
 
 def foreground_boxes(masks: Tensor) -> tuple[Tensor, Tensor]:
@@ -65,7 +65,7 @@ def distort_masks(masks: Tensor, cfg: MaskDistortion, generator: torch.Generator
         )
         inv = torch.linalg.inv(rot @ shear)  # output pixel -> input pixel
         # Pixel p and grid coordinate u (align_corners=False): p = n * u + off.
-        n = torch.tensor([W / 2, H / 2], device=dev)
+        n = device_constant((W / 2, H / 2), torch.float32, dev)  # made once: no H2D copy per call
         off = n - 0.5
         lin = inv * n.view(1, 1, 2) / n.view(1, 2, 1)
         bias = ((inv @ (off - centre - t).unsqueeze(-1)).squeeze(-1) + centre - off) / n
