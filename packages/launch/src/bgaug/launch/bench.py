@@ -77,9 +77,19 @@ def make_dataset(
 ) -> dict[str, Any]:
     """``n_images`` JPEGs under ``root/images`` (``n_unique`` drawn scenes, repeated as byte copies
     under other names) and their mask pack at ``root/masks.pack``."""
+    import json
+
     from bgaug.saliency.pack import pack_folder
 
     images, masks = root / "images", root / "masks"
+    marker = root / "dataset.json"
+    wanted = {"images": n_images, "unique_images": n_unique, "side": side, "seed": seed}
+    if marker.is_file():  # made by an earlier run with the same settings: reuse it
+        made: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+        if all(made.get(k) == v for k, v in wanted.items()):
+            return made
+    for stale in (images, masks, root / "masks.pack"):
+        shutil.rmtree(stale, ignore_errors=True)
     started = time.perf_counter()
     jobs = [(i, seed, side, images, masks) for i in range(n_unique)]
     if workers > 1:
@@ -96,15 +106,16 @@ def make_dataset(
     pack = root / "masks.pack"
     pack_folder(images, masks, pack)
     jpeg_bytes = sum(p.stat().st_size for p in images.rglob("*.jpg"))
-    return {
-        "images": n_images,
-        "unique_images": n_unique,
+    made = {
+        **wanted,
         "mean_jpeg_kb": jpeg_bytes / n_images / 1024,
         "sizes": [list(s) for s in SIZES],
         "seconds": time.perf_counter() - started,
         "root": str(images),
         "pack": str(pack),
     }
+    atomic_write_json(marker, made)
+    return made
 
 
 def _sync(device: torch.device) -> None:
