@@ -319,6 +319,8 @@ class _Prefetcher:
         start: int,
         device: torch.device,
     ):
+        if device.type == "cuda" and device.index is None:  # set_device needs the index
+            device = torch.device("cuda", torch.cuda.current_device())
         self.device = device
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH)
