@@ -5,8 +5,10 @@ BYOL + BG_Random, SwAV + BG_RM multi-crop) and compile mode (eager, ``torch.comp
 
 - **ceiling**: training steps on synthetic views already on the device (``ssl_methods.bench``'s
   ``synthetic_batch``; BG_Swaps with round(p_neg x B) matched negatives);
-- **data**: the data path alone (``DeviceEpochBatches``: JPEG files read by worker processes,
-  decoded and augmented on the device), no training;
+- **decode**: the first stage of the data path alone (``DeviceEpochBatches.decoded``: JPEG files and
+  packed masks read by worker processes, decoded, fitted to the load size and given tiled
+  backgrounds on the device);
+- **data**: the whole data path (decode, then the method's view pipeline), no training;
 - **end to end**: the data path feeding the same step function;
 
 and prints the ratio end-to-end / ceiling per configuration last. The JPEG files (ImageNet-like
@@ -124,7 +126,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _rate(
-    batches: Iterator[ViewBatch],
+    batches: Iterator[Any],
     step: Callable[[ViewBatch, int], None] | None,
     warmup: int,
     timed: int,
@@ -146,11 +148,11 @@ def _rate(
     raise RuntimeError(f"the data ran out after {i + 1} batches; {warmup + timed} were needed")
 
 
-def _batches(loader: Callable[[int, int], Iterator[ViewBatch]]) -> Generator[ViewBatch, None, None]:
-    """Batches of epoch 0, 1, ... without end."""
+def _endless(epoch_items: Callable[[int], Iterator[Any]]) -> Generator[Any, None, None]:
+    """The items of epoch 0, 1, ... without end."""
     epoch = 0
     while True:
-        yield from loader(epoch, 0)
+        yield from epoch_items(epoch)
         epoch += 1
 
 
@@ -200,6 +202,7 @@ def measure(
         dataset,
         pipeline,
         load_size=load_size(args.image_size),
+        decode_on_device=True,  # the path under test (on CPU the same threads, on the CPU)
         batch_size=B,
         rank=0,
         world_size=1,
@@ -207,8 +210,13 @@ def measure(
         device=device,
         loader_workers=args.workers,
     )
-    for key, stepper, warmup in (("data", None, 2), ("end_to_end", step, args.warmup)):
-        batches = _batches(loader)
+    stages: tuple[tuple[str, Callable[[int], Iterator[Any]], Any, int], ...] = (
+        ("decode", loader.decoded, None, 2),  # workers + decode + fit + tiled backgrounds
+        ("data", lambda epoch: loader(epoch, 0), None, 2),  # ... + augmentation
+        ("end_to_end", lambda epoch: loader(epoch, 0), step, args.warmup),  # ... + training
+    )
+    for key, epoch_items, stepper, warmup in stages:
+        batches = _endless(epoch_items)
         try:
             result[f"{key}_pairs_per_s"] = _rate(batches, stepper, warmup, args.steps, device, B)
         finally:
@@ -302,13 +310,15 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
 
 def _table(results: Sequence[dict[str, Any]]) -> str:
     lines = [
-        f"{'configuration':<22} {'mode':<8} {'ceiling':>9} {'data':>9} {'end-to-end':>11} {'ratio':>6}",
+        f"{'configuration':<22} {'mode':<8} {'ceiling':>9} {'decode':>9} {'data':>9} {'end-to-end':>11} "
+        f"{'ratio':>6}",
     ]
     for r in results:
         mode = "compiled" if r["compiled"] else "eager"
         lines.append(
             f"{_config_name(r['method'], r['bg_aug']):<22} {mode:<8} {r['ceiling_pairs_per_s']:9.1f} "
-            f"{r['data_pairs_per_s']:9.1f} {r['end_to_end_pairs_per_s']:11.1f} {r['ratio']:6.3f}"
+            f"{r['decode_pairs_per_s']:9.1f} {r['data_pairs_per_s']:9.1f} "
+            f"{r['end_to_end_pairs_per_s']:11.1f} {r['ratio']:6.3f}"
         )
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ before resizing (the CPU dataset's order); the two differ only by resampling at 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import queue
@@ -303,11 +304,13 @@ class _CpuCollate:
 
 class _Prefetcher:
     """Runs ``produce(item, step)`` for each item of ``items`` on a thread (with its own CUDA stream on
-    a GPU), at most ``PREFETCH`` batches ahead of the consumer.
+    a GPU), at most ``PREFETCH`` results ahead of the consumer.
 
-    Batches come back in order. On CUDA each comes with the event that marks it ready: the consumer's
-    stream waits on it and every tensor is marked as used by that stream, so the caching allocator does
-    not recycle it early. An exception on the thread is raised in the consumer.
+    Results come back in order. On CUDA each comes with the event that marks it ready: the stream
+    current where it is consumed waits on it, and every tensor in it is marked as used by that
+    stream, so the caching allocator does not recycle it early. Prefetchers chain: a second one may
+    consume the first (each stage then overlaps the other). An exception on the thread is raised in
+    the consumer; closing the consumer stops the thread and closes ``items``.
     """
 
     _DONE = object()
@@ -315,7 +318,7 @@ class _Prefetcher:
     def __init__(
         self,
         items: Iterator[Any],
-        produce: Callable[[Any, int], ViewBatch],
+        produce: Callable[[Any, int], Any],
         start: int,
         device: torch.device,
     ):
@@ -337,26 +340,29 @@ class _Prefetcher:
                 continue
         return False
 
-    def _run(self, items: Iterator[Any], produce: Callable[[Any, int], ViewBatch], start: int) -> None:
+    def _run(self, items: Iterator[Any], produce: Callable[[Any, int], Any], start: int) -> None:
         try:
             if self.stream is not None:
                 torch.cuda.set_device(self.device)
             with contextlib.nullcontext() if self.stream is None else torch.cuda.stream(self.stream):
                 for step, item in enumerate(items, start=start):
-                    views = produce(item, step)
+                    result = produce(item, step)
                     ready = None
                     if self.stream is not None:
                         ready = torch.cuda.Event()
                         ready.record(self.stream)
-                    if not self._put((views, ready)):
+                    if not self._put((result, ready)):
                         return
         except BaseException as exc:  # handed to the consumer, which raises it
             self._put(exc)
             return
+        finally:
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()  # an upstream prefetcher stops its own thread
         self._put(self._DONE)
 
-    def __iter__(self) -> Iterator[ViewBatch]:
-        consumer = torch.cuda.current_stream(self.device) if self.stream is not None else None
+    def __iter__(self) -> Iterator[Any]:
         try:
             while True:
                 item = self.queue.get()
@@ -364,20 +370,27 @@ class _Prefetcher:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                views, ready = item
-                if consumer is not None and ready is not None:
+                result, ready = item
+                if ready is not None:
+                    consumer = torch.cuda.current_stream(self.device)  # the consuming thread's
                     consumer.wait_event(ready)
-                    for t in _tensors(views):
+                    for t in _tensors(result):
                         t.record_stream(consumer)
-                yield views
+                yield result
         finally:
             self.stop.set()
             self.thread.join(timeout=60)
 
 
-def _tensors(views: ViewBatch) -> list[Tensor]:
-    extra = (views.matched_negatives, views.matched_rows, views.labels, views.rotations)
-    return [t for t in (*views.views, *extra) if t is not None and t.is_cuda]
+def _tensors(batch: MaskedImages | ViewBatch) -> list[Tensor]:
+    """The CUDA tensors of a ``MaskedImages`` or ``ViewBatch``."""
+    found: list[Tensor] = []
+    for f in dataclasses.fields(batch):
+        value = getattr(batch, f.name)
+        for t in value if isinstance(value, tuple) else (value,):
+            if isinstance(t, Tensor) and t.is_cuda:
+                found.append(t)
+    return found
 
 
 class DeviceEpochBatches(EpochBatches):
@@ -416,8 +429,32 @@ class DeviceEpochBatches(EpochBatches):
         batches = self.batch_indices(epoch)[start_step:]
         if not batches:
             return iter(())
+        loader = self._loader(batches)
+
+        def views(batch: MaskedImages, step: int) -> ViewBatch:
+            generator = torch_generator(self.seed, "aug", epoch, step, self.rank, device=self.device)
+            return self.augment(batch.to(self.device, non_blocking=True), generator)
+
+        if not self.decode_on_device:
+            return (views(batch, step) for step, batch in enumerate(loader, start=start_step))
+        # Two threads: decoding batch n + 1 overlaps augmenting batch n (each launches its own
+        # kernels, and nvJPEG's host-side work releases the GIL), and both overlap training.
+        decoded = iter(_Prefetcher(iter(loader), self._decode, start_step, self.device))
+        return iter(_Prefetcher(decoded, views, start_step, self.device))
+
+    def _decode(self, encoded: Encoded, step: int) -> MaskedImages:
+        return to_masked_images(encoded, self.device, self.load_size)
+
+    def decoded(self, epoch: int) -> Iterator[MaskedImages]:
+        """The epoch's batches decoded and fitted but not augmented (the bench times this stage)."""
+        if not self.decode_on_device:
+            raise ValueError("decoded() times the device path; this loader decodes in its workers")
+        loader = self._loader(self.batch_indices(epoch))
+        return iter(_Prefetcher(iter(loader), self._decode, 0, self.device))
+
+    def _loader(self, batches: list[list[int]]) -> DataLoader[Any]:
         workers = self.loader_workers
-        loader = DataLoader(
+        return DataLoader(
             self.dataset,
             batch_sampler=batches,
             collate_fn=self.collate,
@@ -426,13 +463,3 @@ class DeviceEpochBatches(EpochBatches):
             pin_memory=self.device.type == "cuda",
             prefetch_factor=4 if workers else None,
         )
-
-        def produce(batch: Any, step: int) -> ViewBatch:
-            if self.decode_on_device:
-                batch = to_masked_images(batch, self.device, self.load_size)
-            generator = torch_generator(self.seed, "aug", epoch, step, self.rank, device=self.device)
-            return self.augment(batch.to(self.device, non_blocking=True), generator)
-
-        if not self.decode_on_device:
-            return (produce(batch, step) for step, batch in enumerate(loader, start=start_step))
-        return iter(_Prefetcher(iter(loader), produce, start_step, self.device))
