@@ -236,3 +236,25 @@ def test_bench_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--p-neg", "1.5"]) == 2
     assert "--p-neg" in capsys.readouterr().err
     assert main(["--configs", "moco_v2+bg_magic"]) == 2
+
+
+def test_cpu_decode_share_moves_a_fixed_part_of_the_batch_to_the_workers(photos: tuple[Path, Path]) -> None:
+    images, pack = photos
+    bank = open_masks(str(images), str(pack))
+    by_device = EncodedImageFolder(images, bank)
+    half = EncodedImageFolder(images, bank, cpu_decode_share=0.5)
+    everything = EncodedImageFolder(images, bank, cpu_decode_share=1.0)
+    n = len(by_device)
+    rows = {
+        name: collate_encoded([d[i] for i in range(n)])
+        for name, d in (("0", by_device), ("half", half), ("1", everything))
+    }
+    assert len(rows["0"]["jpeg_rows"]) == 3  # the plain JPEGs; the other three always decode in workers
+    assert 0 < len(rows["half"]["jpeg_rows"]) < 3
+    assert rows["1"]["jpeg_rows"] == [] and len(rows["1"]["decoded_rows"]) == n
+    cpu = torch.device("cpu")
+    a, b = to_masked_images(rows["0"], cpu, 24), to_masked_images(rows["1"], cpu, 24)
+    assert (a.images - b.images).abs().mean() < 0.01  # the same libjpeg-turbo decode, by torchvision or PIL
+    assert torch.equal(a.masks, b.masks)
+    with pytest.raises(ValueError, match="cpu_decode_share"):
+        EncodedImageFolder(images, bank, cpu_decode_share=1.5)

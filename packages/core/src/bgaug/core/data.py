@@ -39,6 +39,17 @@ def mask_path_for(relative_image_path: str) -> str:
     return Path(relative_image_path).with_suffix(".png").as_posix()
 
 
+def folder_labels(paths: Sequence[str], root: Path) -> tuple[list[str], list[int]]:
+    """ImageFolder labels of relative image ``paths``: the sorted top-level folders, and each path's
+    folder index. An image directly under ``root`` is an error."""
+    flat = [p for p in paths if "/" not in p]
+    if flat:
+        raise ValueError(f"labelled data needs class folders, but {root / flat[0]} is not in one")
+    classes = sorted({p.split("/", 1)[0] for p in paths})
+    lookup = {c: i for i, c in enumerate(classes)}
+    return classes, [lookup[p.split("/", 1)[0]] for p in paths]
+
+
 class FolderMaskBank:
     """Ground-truth masks in a folder that mirrors the image tree; implements ``MaskBank``.
 
@@ -172,14 +183,7 @@ class MaskedImageDataset(Dataset[MaskedSample]):
         self.classes: list[str] = []
         self.labels: list[int] = [-1] * len(paths)
         if labelled:
-            flat = [p for p in paths if "/" not in p]
-            if flat:
-                raise ValueError(
-                    f"labelled data needs class folders, but {self.image_root / flat[0]} is not in one"
-                )
-            self.classes = sorted({p.split("/", 1)[0] for p in paths})
-            lookup = {c: i for i, c in enumerate(self.classes)}
-            self.labels = [lookup[p.split("/", 1)[0]] for p in paths]
+            self.classes, self.labels = folder_labels(paths, self.image_root)
 
     def __len__(self) -> int:
         return len(self.paths)

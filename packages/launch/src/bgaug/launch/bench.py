@@ -197,7 +197,9 @@ def measure(
     if bg_aug == "bg_swaps":
         options["p_neg"] = args.p_neg
     pipeline = build_pipeline(method_name, bg_aug, image_size=args.image_size, **options)
-    dataset = EncodedImageFolder(data["root"], open_masks(data["root"], data["pack"]))
+    dataset = EncodedImageFolder(
+        data["root"], open_masks(data["root"], data["pack"]), cpu_decode_share=args.cpu_decode_share
+    )
     loader = DeviceEpochBatches(
         dataset,
         pipeline,
@@ -259,6 +261,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 / 1)")
     parser.add_argument("--p-neg", type=float, default=0.2, help="BG_Swaps p_neg (default 0.2, the paper's)")
     parser.add_argument(
+        "--cpu-decode-share",
+        type=float,
+        default=0.0,
+        help="fraction of the JPEGs the loader workers decode themselves instead of nvJPEG (default 0)",
+    )
+    parser.add_argument(
         "--keep-going",
         action="store_true",
         help="record a configuration that fails and go on to the next (exit status 1 at the end)",
@@ -292,6 +300,8 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
         raise ValueError("--workers and --warmup must be >= 0")
     if not 0 < args.p_neg <= 1:
         raise ValueError(f"--p-neg must lie in (0, 1], got {args.p_neg}")
+    if not 0 <= args.cpu_decode_share <= 1:
+        raise ValueError(f"--cpu-decode-share must lie in [0, 1], got {args.cpu_decode_share}")
     if args.unique > args.images:
         raise ValueError(f"--unique ({args.unique}) cannot exceed --images ({args.images})")
     steps_needed = (args.warmup + args.steps) * args.batch_size
@@ -348,6 +358,7 @@ def run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "image_size": args.image_size,
         "loader_workers": args.workers,
+        "cpu_decode_share": args.cpu_decode_share,
         "amp_bf16": device.type == "cuda",
         "channels_last": device.type == "cuda",
         "steps": args.steps,

@@ -46,7 +46,8 @@ class PretrainConfig:
     ``data_path``: ``workers`` (DataLoader processes decode and resize, the consumer augments),
     ``device`` (workers read JPEG bytes and a mask pack; decoding and augmentation run on the training
     device ahead of each step: ``launch.device_loader``) or ``auto`` (``device`` on CUDA when the masks
-    are a pack or absent, else ``workers``).
+    are a pack or absent, else ``workers``). ``cpu_decode_share``: on the device path, the fraction of
+    JPEGs the loader workers decode themselves, taking load off nvJPEG (``EncodedImageFolder``).
     ``knn_train`` / ``knn_val``: labelled image folders for the kNN monitor (``None``: none), run every
     ``knn_every`` epochs (keep 1 for ASHA sweeps, which stop trials on it). A checkpoint is written and
     reported at every epoch end.
@@ -70,6 +71,7 @@ class PretrainConfig:
     knn_every: int = 1
     loader_workers: int = 4
     data_path: str = "auto"
+    cpu_decode_share: float = 0.0
     knn_train: str | None = None
     knn_val: str | None = None
     knn_k: int = 200
@@ -90,6 +92,7 @@ class PretrainConfig:
             check_positive(name, value)
         check_positive("loader_workers", self.loader_workers, allow_zero=True)
         check_positive("seed", self.seed, allow_zero=True)
+        check_probability("cpu_decode_share", self.cpu_decode_share)
         if self.base_lr is not None:
             check_positive("base_lr", self.base_lr)
         for name in ("p_pos", "p_neg"):

@@ -41,6 +41,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from bgaug.core.data import folder_labels
 from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
 from bgaug.core.io import BadImageError, list_images, load_image
 from bgaug.core.tiling import tiled_backgrounds
@@ -62,25 +63,28 @@ by ``np.packbits`` (``unpack_mask_bits``), ``mask_width`` (Wmax), ``sizes`` (B, 
 (B,), ``labels`` (B,), ``paths`` (list of str)."""
 
 
-def folder_labels(paths: Sequence[str], root: Path) -> tuple[list[str], list[int]]:
-    """ImageFolder labels: the sorted top-level folders, and each path's folder index."""
-    flat = [p for p in paths if "/" not in p]
-    if flat:
-        raise ValueError(f"labelled data needs class folders, but {root / flat[0]} is not in one")
-    classes = sorted({p.split("/", 1)[0] for p in paths})
-    lookup = {c: i for i, c in enumerate(classes)}
-    return classes, [lookup[p.split("/", 1)[0]] for p in paths]
-
-
 class EncodedImageFolder(Dataset[dict[str, Any]]):
     """Images under ``image_root`` (``list_images`` order) as file bytes, with their masks.
 
     ``bank``: a mask bank whose ``mask(index)`` returns the (H, W) bool mask without a background
     (``saliency.pack.PackedMaskBank``); with ``None`` every pixel is foreground (no background
     augmentation). A mask whose size differs from its image raises ``BadImageError`` naming the file.
+    ``cpu_decode_share``: the fraction of images (a fixed subset, spread evenly over the index) that
+    the worker decodes itself with libjpeg-turbo instead of leaving them to the device's decoder, so
+    idle worker cores can take load off nvJPEG; 0 leaves every plain JPEG to the device.
     """
 
-    def __init__(self, image_root: str | os.PathLike[str], bank: MaskBank | None, *, labelled: bool = False):
+    def __init__(
+        self,
+        image_root: str | os.PathLike[str],
+        bank: MaskBank | None,
+        *,
+        labelled: bool = False,
+        cpu_decode_share: float = 0.0,
+    ):
+        if not 0.0 <= cpu_decode_share <= 1.0:
+            raise ValueError(f"cpu_decode_share must lie in [0, 1], got {cpu_decode_share}")
+        self.cpu_decode_share = cpu_decode_share
         self.image_root = Path(image_root)
         self.paths = list_images(self.image_root)
         if not self.paths:
@@ -100,6 +104,10 @@ class EncodedImageFolder(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def _decode_here(self, index: int) -> bool:
+        # Golden-ratio spacing: any run of consecutive indices gets its share, whatever the batch.
+        return (index * 0.6180339887498949) % 1.0 < self.cpu_decode_share
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         rel = self.paths[index]
         path = self.image_root / rel
@@ -118,7 +126,7 @@ class EncodedImageFolder(Dataset[dict[str, Any]]):
                 )
         except Exception:  # PIL raises many types; load_image names the cause
             plain = False
-        if not plain:
+        if not plain or self._decode_here(index):
             decoded = load_image(path)  # raises BadImageError with the cause
             height, width = decoded.shape[:2]
         if self.bank is None or self.bank_rows is None:

@@ -30,7 +30,7 @@ CONFIG_FILE = "config.json"
 _CONFIG_FLAGS = (
     "method", "bg_aug", "data", "masks", "epochs", "batch_size", "arch", "small_stem", "image_size",
     "base_lr", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "knn_every",
-    "loader_workers", "data_path", "knn_train", "knn_val", "knn_k",
+    "loader_workers", "data_path", "cpu_decode_share", "knn_train", "knn_val", "knn_k",
 )  # fmt: skip
 
 
@@ -63,6 +63,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
         choices=("auto", "workers", "device"),
         help="where images are decoded and augmented: in the loader workers, or on the training device "
         "(JPEG bytes + a mask pack; the GPU data path); auto: device on CUDA with a pack (default)",
+    )
+    parser.add_argument(
+        "--cpu-decode-share",
+        type=float,
+        help="device data path: fraction of JPEGs the loader workers decode instead of nvJPEG (default 0)",
     )
     parser.add_argument("--knn-train", metavar="DIR", help="labelled class folders for the kNN monitor")
     parser.add_argument("--knn-val", metavar="DIR", help="labelled class folders scored by the kNN monitor")

@@ -123,7 +123,9 @@ def run_training(
     on_device = uses_device_path(config, device, masks)
     dataset: Any
     if on_device:
-        dataset = EncodedImageFolder(config.data, masks, labelled=labelled)
+        dataset = EncodedImageFolder(
+            config.data, masks, labelled=labelled, cpu_decode_share=config.cpu_decode_share
+        )
     else:
         dataset = open_dataset(
             config.data, config.masks, size=load_size(config.image_size), labelled=labelled
