@@ -57,6 +57,22 @@ def run_cli(
     return int(result or 0)
 
 
+def run_single_command(
+    prog: str,
+    module: ModuleType,
+    handler: Callable[[argparse.Namespace], int | None],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """``run_cli`` for a module that is one command (no subcommands): options from
+    ``module.add_arguments``, description from its docstring."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    module.add_arguments(parser)
+    parser.set_defaults(command=prog)
+    return run_cli(parser, {prog: handler}, argv)
+
+
 def add_command(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,

@@ -26,6 +26,7 @@ import os
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -416,16 +417,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bgaug.core.cli import run_cli
+    from bgaug.core.cli import run_single_command
 
-    parser = argparse.ArgumentParser(
-        prog="python -m bgaug.launch.bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.set_defaults(command="bench")
-    return run_cli(parser, {"bench": run}, argv)
+    return run_single_command("python -m bgaug.launch.bench", sys.modules[__name__], run, argv)
 
 
 if __name__ == "__main__":

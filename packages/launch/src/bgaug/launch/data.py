@@ -131,21 +131,30 @@ class EpochBatches:
     def _worker_init(self, worker_id: int) -> None:
         torch.manual_seed(worker_seed(self.seed, self.rank, worker_id))
 
-    def __call__(self, epoch: int, start_step: int = 0) -> Iterator[ViewBatch]:
+    def start_epoch(self, epoch: int, start_step: int = 0) -> list[list[int]]:
+        """Set the augmentation's epoch (warm-up) and return this rank's batches from ``start_step``."""
         set_epoch = getattr(self.augment, "set_epoch", None)
         if callable(set_epoch):
             set_epoch(epoch)
-        batches = self.batch_indices(epoch)[start_step:]
-        if not batches:
-            return
-        loader = DataLoader(
+        return self.batch_indices(epoch)[start_step:]
+
+    def loader(self, batches: list[list[int]]) -> DataLoader[Any]:
+        """A ``DataLoader`` over ``batches`` with this object's collate and worker seeding."""
+        workers = self.loader_workers
+        return DataLoader(
             self.dataset,
             batch_sampler=batches,
             collate_fn=self.collate,
-            num_workers=self.loader_workers,
-            worker_init_fn=self._worker_init if self.loader_workers else None,
+            num_workers=workers,
+            worker_init_fn=self._worker_init if workers else None,
             pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if workers else None,
         )
-        for step, batch in enumerate(loader, start=start_step):
+
+    def __call__(self, epoch: int, start_step: int = 0) -> Iterator[ViewBatch]:
+        batches = self.start_epoch(epoch, start_step)
+        if not batches:  # resumed at the epoch's end: no workers to start
+            return
+        for step, batch in enumerate(self.loader(batches), start=start_step):
             generator = torch_generator(self.seed, "aug", epoch, step, self.rank, device=self.device)
             yield self.augment(batch.to(self.device, non_blocking=True), generator)

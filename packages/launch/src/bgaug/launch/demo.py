@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -483,13 +484,6 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bgaug.core.cli import run_cli
+    from bgaug.core.cli import run_single_command
 
-    parser = argparse.ArgumentParser(
-        prog="bgaug demo",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.set_defaults(command="demo")
-    return run_cli(parser, {"demo": run_from_args}, argv)
+    return run_single_command("bgaug demo", sys.modules[__name__], run_from_args, argv)

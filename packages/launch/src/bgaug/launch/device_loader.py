@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from bgaug.core.data import folder_labels
 from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
@@ -431,13 +431,10 @@ class DeviceEpochBatches(EpochBatches):
     def __call__(self, epoch: int, start_step: int = 0) -> Iterator[ViewBatch]:
         from bgaug.core.seeding import torch_generator
 
-        set_epoch = getattr(self.augment, "set_epoch", None)
-        if callable(set_epoch):
-            set_epoch(epoch)
-        batches = self.batch_indices(epoch)[start_step:]
+        batches = self.start_epoch(epoch, start_step)
         if not batches:
             return iter(())
-        loader = self._loader(batches)
+        loader = self.loader(batches)
 
         def views(batch: MaskedImages, step: int) -> ViewBatch:
             generator = torch_generator(self.seed, "aug", epoch, step, self.rank, device=self.device)
@@ -457,17 +454,5 @@ class DeviceEpochBatches(EpochBatches):
         """The epoch's batches decoded and fitted but not augmented (the bench times this stage)."""
         if not self.decode_on_device:
             raise ValueError("decoded() times the device path; this loader decodes in its workers")
-        loader = self._loader(self.batch_indices(epoch))
+        loader = self.loader(self.batch_indices(epoch))
         return iter(_Prefetcher(iter(loader), self._decode, 0, self.device))
-
-    def _loader(self, batches: list[list[int]]) -> DataLoader[Any]:
-        workers = self.loader_workers
-        return DataLoader(
-            self.dataset,
-            batch_sampler=batches,
-            collate_fn=self.collate,
-            num_workers=workers,
-            worker_init_fn=self._worker_init if workers else None,
-            pin_memory=self.device.type == "cuda",
-            prefetch_factor=4 if workers else None,
-        )
