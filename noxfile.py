@@ -135,11 +135,13 @@ def sodparity(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print ratios measured in one run (augment, ssl_methods, saliency, evals)."""
-    _install(session, "augment", "ssl_methods", "saliency", "evals", extras="")
+    """Benchmarks that print ratios measured in one run (augment, ssl_methods, saliency, evals, and
+    launch's end-to-end data path against the bare step: on a GPU, the issue #9 measurement)."""
+    _install(session, "augment", "ssl_methods", "saliency", "evals", "launch", extras="")
     out = Path(session.create_tmp())
     for package in ("augment", "ssl_methods", "saliency", "evals"):
         session.run("python", "-m", f"bgaug.{package}", "bench", "--json", str(out / f"{package}.json"))
+    session.run("python", "-m", "bgaug.launch.bench", "--json", str(out / "launch.json"))
 
 
 @nox.session
