@@ -155,10 +155,15 @@ class ViewBatch:
 
 @dataclass(frozen=True)
 class LossOutput:
-    """A method's loss and the scalars worth logging next to it."""
+    """A method's loss and the scalars worth logging next to it.
+
+    A metric computed on the device stays a (detached, 0-d) tensor: reading it with ``float`` would
+    wait for the GPU and, under ``torch.compile``, break the graph; the training loop converts what
+    it logs.
+    """
 
     loss: Tensor
-    metrics: Mapping[str, float] = field(default_factory=dict)
+    metrics: Mapping[str, float | Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

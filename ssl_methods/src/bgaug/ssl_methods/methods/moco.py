@@ -100,7 +100,7 @@ class MocoV2(Method):
         self.queue.enqueue(keys)  # positive keys only: matched negatives never enter the queue
         with torch.no_grad():
             accuracy = (logits.argmax(dim=1) == 0).float().mean()
-        return LossOutput(loss, {"accuracy": float(accuracy)})
+        return LossOutput(loss, {"accuracy": accuracy.detach()})
 
     def on_step_end(self, progress: TrainProgress) -> None:
         ema_update(self.key_encoder, nn.Sequential(self.backbone, self.projector), self.config.momentum)

@@ -49,4 +49,4 @@ class RotNet(Method):
         loss = F.cross_entropy(logits.float(), rotations.to(logits.device))
         with torch.no_grad():
             accuracy = (logits.argmax(dim=1) == rotations.to(logits.device)).float().mean()
-        return LossOutput(loss, {"accuracy": float(accuracy)})
+        return LossOutput(loss, {"accuracy": accuracy.detach()})

@@ -50,4 +50,4 @@ class Supervised(Method):
         loss = F.cross_entropy(logits.float(), labels)
         with torch.no_grad():
             accuracy = (logits.argmax(dim=1) == labels).float().mean()
-        return LossOutput(loss, {"accuracy": float(accuracy)})
+        return LossOutput(loss, {"accuracy": accuracy.detach()})
