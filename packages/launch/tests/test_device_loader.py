@@ -126,10 +126,10 @@ def test_decoded_batch_matches_the_cpu_dataset(photos: tuple[Path, Path]) -> Non
     assert batch.backgrounds is not None and torch.equal(batch.backgrounds, backgrounds)
     assert batch.has_background is not None and torch.equal(batch.has_background, has_bg)
     assert bool(has_bg.all())
-    # The CMYK file, the PNG and the EXIF-rotated JPEG went to the CPU decoder, the rest to the batch.
+    # Grayscale, CMYK, the PNG and the EXIF-rotated JPEG went to the CPU decoder, the rest to the batch.
     raw = collate_encoded([encoded[i] for i in range(len(encoded))])
     cpu_decoded = {Path(raw["paths"][r]).stem for r in raw["decoded_rows"]}
-    assert cpu_decoded == {"cmyk", "png", "rotated"}
+    assert cpu_decoded == {"gray", "cmyk", "png", "rotated"}
 
 
 def test_mask_size_mismatch_names_the_file(photos: tuple[Path, Path], tmp_path: Path) -> None:
@@ -249,8 +249,9 @@ def test_cpu_decode_share_moves_a_fixed_part_of_the_batch_to_the_workers(photos:
         name: collate_encoded([d[i] for i in range(n)])
         for name, d in (("0", by_device), ("half", half), ("1", everything))
     }
-    assert len(rows["0"]["jpeg_rows"]) == 3  # the plain JPEGs; the other three always decode in workers
-    assert 0 < len(rows["half"]["jpeg_rows"]) < 3
+    plain = rows["0"]["jpeg_rows"]
+    assert len(plain) == 2  # the RGB JPEGs; the others always decode in the workers
+    assert rows["half"]["jpeg_rows"] == [i for i in plain if (i * 0.6180339887498949) % 1.0 >= 0.5]
     assert rows["1"]["jpeg_rows"] == [] and len(rows["1"]["decoded_rows"]) == n
     cpu = torch.device("cpu")
     a, b = to_masked_images(rows["0"], cpu, 24), to_masked_images(rows["1"], cpu, 24)
@@ -258,3 +259,38 @@ def test_cpu_decode_share_moves_a_fixed_part_of_the_batch_to_the_workers(photos:
     assert torch.equal(a.masks, b.masks)
     with pytest.raises(ValueError, match="cpu_decode_share"):
         EncodedImageFolder(images, bank, cpu_decode_share=1.5)
+
+
+def test_a_failed_batched_decode_falls_back_to_the_cpu(
+    photos: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decoder failure on files that are fine (an unsupported JPEG variant) costs a warning, not
+    the run; the batch is decoded on the CPU instead."""
+    import torchvision.io
+
+    images, pack = photos
+    dataset = EncodedImageFolder(images, open_masks(str(images), str(pack)))
+    batch = collate_encoded([dataset[i] for i in range(len(dataset))])
+    expected = to_masked_images(batch, torch.device("cpu"), 24)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("unsupported JPEG")
+
+    monkeypatch.setattr(torchvision.io, "decode_jpeg", broken)
+    with pytest.warns(RuntimeWarning, match="unsupported JPEG"):
+        got = to_masked_images(batch, torch.device("cpu"), 24)
+    assert (got.images - expected.images).abs().max() < 0.05
+
+
+def test_odd_files_decode_in_the_worker_or_are_refused(tmp_path: Path) -> None:
+    image, _ = _scene(40, 40, 2)
+    (tmp_path / "c").mkdir()
+    Image.fromarray(image).save(tmp_path / "c" / "trailing.jpg", quality=95)
+    with open(tmp_path / "c" / "trailing.jpg", "ab") as f:
+        f.write(b"\x00" * 16)  # bytes after the end-of-image marker, as some cameras write
+    Image.fromarray(image[:1, :1]).save(tmp_path / "c" / "tiny.jpg", quality=95)
+    dataset = EncodedImageFolder(tmp_path, None)
+    trailing = dataset[dataset.paths.index("c/trailing.jpg")]
+    assert trailing["jpeg"] is None and trailing["decoded"].shape == (40, 40, 3)
+    with pytest.raises(BadImageError, match=r"tiny\.jpg"):
+        dataset[dataset.paths.index("c/tiny.jpg")]

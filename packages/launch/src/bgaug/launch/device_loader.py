@@ -43,12 +43,18 @@ from torch.utils.data import Dataset
 
 from bgaug.core.data import folder_labels
 from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
-from bgaug.core.io import BadImageError, list_images, load_image
+from bgaug.core.io import MIN_IMAGE_SIDE, BadImageError, list_images, load_image
 from bgaug.core.tiling import tiled_backgrounds
 from bgaug.launch.data import EpochBatches
 
-JPEG_MODES = ("RGB", "L")
-"""JPEG colour modes nvJPEG decodes to RGB as PIL does; others (CMYK, YCCK) decode on the CPU."""
+JPEG_MODES = ("RGB",)
+"""JPEG colour modes left to the device's decoder. Grayscale (~2% of ImageNet), CMYK and YCCK files
+decode in the workers with ``load_image``: what the masks were made from, and no batch ever fails on
+a colour conversion nvJPEG might not do."""
+JPEG_END = b"\xff\xd9"
+"""The end-of-image marker. A file that does not end with it is decoded in the worker, where a
+truncated file fails with its name (decoders on the device may fill the missing part silently) and
+one with trailing bytes after the marker is read as PIL reads it."""
 EXIF_ORIENTATION = 0x0112
 PAD_PIXELS = 1 << 24
 """Most pixels (per channel) of one padded group handed to ``roi_align``: bounds the pad buffer when a
@@ -123,6 +129,11 @@ class EncodedImageFolder(Dataset[dict[str, Any]]):
                     header.format == "JPEG"
                     and header.mode in JPEG_MODES
                     and header.getexif().get(EXIF_ORIENTATION, 1) == 1
+                    and data.endswith(JPEG_END)
+                )
+            if plain and min(width, height) < MIN_IMAGE_SIDE:
+                raise BadImageError(
+                    path, f"image is {width}x{height}; need at least {MIN_IMAGE_SIDE} px a side"
                 )
         except Exception:  # PIL raises many types; load_image names the cause
             plain = False
@@ -191,7 +202,9 @@ def decode_images(batch: Encoded, device: torch.device) -> list[Tensor]:
     """The batch's images as (3, h, w) uint8 tensors on ``device``, in batch order.
 
     JPEGs are decoded together (nvJPEG's batched decoder on CUDA, libjpeg-turbo on CPU). When the
-    batched decode fails, each file is decoded on its own with ``load_image`` so the error names it.
+    batched decode fails, each file is decoded on its own with ``load_image``: a broken file raises
+    ``BadImageError`` naming it, and if every file reads there (a file the device's decoder does not
+    support) the batch goes on with those, with a warning.
     """
     with warnings.catch_warnings():  # torchvision >= 0.29 points to TorchCodec; the decoder is the same
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -210,10 +223,16 @@ def decode_images(batch: Encoded, device: torch.device) -> list[Tensor]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 decoded = decode_jpeg(batch["jpeg"], mode=ImageReadMode.RGB, device=device)
-        except RuntimeError:
-            for row in batch["jpeg_rows"]:
-                load_image(batch["paths"][row])  # raises BadImageError naming the broken file
-            raise
+        except RuntimeError as exc:
+            decoded = [
+                torch.from_numpy(load_image(batch["paths"][row]).copy()).permute(2, 0, 1).to(device)
+                for row in batch["jpeg_rows"]
+            ]  # load_image raises BadImageError naming a broken file
+            warnings.warn(
+                f"the batched JPEG decoder failed ({exc}); this batch was decoded on the CPU",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         for row, image in zip(batch["jpeg_rows"], decoded, strict=True):
             images[row] = image
     out = [image for image in images if image is not None]
