@@ -78,3 +78,26 @@ def test_in_process_run_on_the_device_data_path(synth_root: Path, tmp_path: Path
     )
     with pytest.raises(ValueError, match="mask pack"):
         pretrain(refused, tmp_path / "refused", workers=0)
+
+
+def test_pretraining_starts_from_the_methods_published_recipe() -> None:
+    """Each method trains with its own recipe (BYOL: LARS at 0.2 with warm-up), fitted to the run's
+    length; --base-lr and train options still override it."""
+    import torch
+
+    from bgaug.launch.config import PretrainConfig
+    from bgaug.launch.worker import build_train_config
+
+    def fitted(method: str, **changes: object) -> object:
+        config = PretrainConfig.from_dict(
+            {"method": method, "bg_aug": "none", "data": "x", "epochs": 30, **changes}
+        )
+        return build_train_config(config, 10, torch.device("cpu"), main=False)
+
+    byol = fitted("byol")
+    assert (byol.optimizer, byol.base_lr, byol.warmup_epochs) == ("lars", 0.2, 1.0)  # 10 of 300 -> 1 of 30
+    assert fitted("moco_v2").base_lr == 0.03 and fitted("swav").base_lr == 0.6
+    supervised = fitted("supervised")
+    assert supervised.schedule == "step" and supervised.milestones == (10, 20, 27)  # 30/60/80 of 90
+    assert fitted("byol", base_lr=0.5).base_lr == 0.5
+    assert fitted("byol", train_options={"optimizer": "sgd", "warmup_epochs": 0}).optimizer == "sgd"

@@ -88,13 +88,26 @@ def ddp_wrapper(device: torch.device, world_size: int) -> Any:
 
 
 def build_train_config(config: PretrainConfig, steps_per_epoch: int, device: torch.device, main: bool) -> Any:
-    from bgaug.ssl_methods.training import TrainConfig
+    """The method's published recipe (``ssl_methods.recipes``: optimiser, base LR, schedule, warm-up,
+    weight decay) fitted to this run: its epochs, batch, seed and device. A recipe's warm-up and step
+    milestones are epochs of the paper's schedule, so they are scaled to this run's length (BYOL's
+    10 warm-up epochs of 300 become 1 of 30). ``base_lr`` and ``train_options`` override the recipe.
+    """
+    from bgaug.ssl_methods.recipes import RECIPES, recipe
 
-    options: dict[str, Any] = dict(config.train_options)
+    published = RECIPES[config.method]
+    scale = config.epochs / published["epochs"]
+    fitted: dict[str, Any] = {}
+    if "warmup_epochs" in published:
+        fitted["warmup_epochs"] = published["warmup_epochs"] * scale
+    if "milestones" in published:
+        fitted["milestones"] = tuple(sorted({max(1, round(m * scale)) for m in published["milestones"]}))
+    options: dict[str, Any] = {**fitted, **config.train_options}
     if config.base_lr is not None:
         options["base_lr"] = config.base_lr
     options.setdefault("progress_bar", main)
-    return TrainConfig(
+    return recipe(
+        config.method,
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         batch_size=config.batch_size,
