@@ -161,20 +161,23 @@ def test_a_bank_without_fast_mask_reads_is_refused(photos: tuple[Path, Path]) ->
         EncodedImageFolder(images, object())  # type: ignore[arg-type]
 
 
-def _views(photos: tuple[Path, Path], on_device: bool, workers: int) -> list[torch.Tensor]:
+def _loader(photos: tuple[Path, Path], augment: object, **options: object) -> DeviceEpochBatches:
     images, pack = photos
-    pipeline = build_pipeline("moco_v2", "bg_swaps", image_size=16, p_pos=0.5, p_neg=0.5)
-    loader = DeviceEpochBatches(
+    return DeviceEpochBatches(
         EncodedImageFolder(images, open_masks(str(images), str(pack))),
-        pipeline,
+        augment,  # type: ignore[arg-type]
         load_size=20,
-        decode_on_device=on_device,
-        batch_size=3,
         rank=0,
         world_size=1,
-        seed=3,
         device=torch.device("cpu"),
-        loader_workers=workers,
+        **options,
+    )
+
+
+def _views(photos: tuple[Path, Path], on_device: bool, workers: int) -> list[torch.Tensor]:
+    pipeline = build_pipeline("moco_v2", "bg_swaps", image_size=16, p_pos=0.5, p_neg=0.5)
+    loader = _loader(
+        photos, pipeline, decode_on_device=on_device, batch_size=3, seed=3, loader_workers=workers
     )
     out = []
     for epoch in range(2):
@@ -196,22 +199,11 @@ def test_loader_thread_and_worker_decoding_give_the_same_views(photos: tuple[Pat
 
 
 def test_an_error_on_the_loader_thread_reaches_the_consumer(photos: tuple[Path, Path]) -> None:
-    images, pack = photos
 
     def broken(batch: object, generator: torch.Generator) -> object:
         raise ValueError("augmentation broke")
 
-    loader = DeviceEpochBatches(
-        EncodedImageFolder(images, open_masks(str(images), str(pack))),
-        broken,  # type: ignore[arg-type]
-        load_size=20,
-        decode_on_device=True,
-        batch_size=2,
-        rank=0,
-        world_size=1,
-        seed=0,
-        device=torch.device("cpu"),
-    )
+    loader = _loader(photos, broken, decode_on_device=True, batch_size=2, seed=0)
     with pytest.raises(ValueError, match="augmentation broke"):
         list(loader(0))
 
