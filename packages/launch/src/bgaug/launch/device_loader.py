@@ -130,10 +130,7 @@ class EncodedImageFolder(Dataset[dict[str, Any]]):
                     and header.mode in JPEG_MODES
                     and header.getexif().get(EXIF_ORIENTATION, 1) == 1
                     and data.endswith(JPEG_END)
-                )
-            if plain and min(width, height) < MIN_IMAGE_SIDE:
-                raise BadImageError(
-                    path, f"image is {width}x{height}; need at least {MIN_IMAGE_SIDE} px a side"
+                    and min(width, height) >= MIN_IMAGE_SIDE  # else load_image refuses it by name
                 )
         except Exception:  # PIL raises many types; load_image names the cause
             plain = False
