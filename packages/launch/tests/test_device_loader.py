@@ -286,3 +286,18 @@ def test_odd_files_decode_in_the_worker_or_are_refused(tmp_path: Path) -> None:
     assert trailing["jpeg"] is None and trailing["decoded"].shape == (40, 40, 3)
     with pytest.raises(BadImageError, match=r"tiny\.jpg"):
         dataset[dataset.paths.index("c/tiny.jpg")]
+
+
+def test_fit_does_not_blend_in_the_padding_of_a_size_group() -> None:
+    """A smaller image fitted in a group with a larger one (padded to its size) comes out as it does
+    alone: the bilinear samples by its bottom / right edge must not read the zero padding."""
+    small, small_mask = _scene(30, 45, 3)  # the centre square touches its bottom edge
+    big, big_mask = _scene(50, 60, 4)
+    sizes = torch.tensor([[30, 45], [50, 60]])
+    masks = torch.zeros((2, 50, 60), dtype=torch.uint8)
+    masks[0, :30, :45] = torch.from_numpy(small_mask.astype(np.uint8))
+    masks[1] = torch.from_numpy(big_mask.astype(np.uint8))
+    images = [torch.from_numpy(small).permute(2, 0, 1), torch.from_numpy(big).permute(2, 0, 1)]
+    together, _ = fit_to_load_size(images, masks, sizes, 20)
+    alone, _ = fit_to_load_size(images[:1], masks[:1, :30, :45], sizes[:1], 20)
+    torch.testing.assert_close(together[0], alone[0], atol=1e-5, rtol=0)

@@ -289,6 +289,14 @@ def fit_to_load_size(
             boxes.append((k, left, top, left + side, top + side))
         index = torch.tensor(rows, dtype=torch.long, device=dev)
         pad[:, 3] = masks.index_select(0, index)[:, :h_max, :w_max]
+        # Bilinear samples by an image's bottom / right edge read one row / column past it: make
+        # those the edge's copy, not padding (roi_align clamps at the tensor's edge only). Two
+        # gathers for the whole group.
+        ks = torch.arange(len(rows), device=dev)
+        hs = torch.tensor([size_list[i][0] for i in rows], device=dev)
+        ws = torch.tensor([size_list[i][1] for i in rows], device=dev)
+        pad[ks, :, hs.clamp(max=h_max - 1), :] = pad[ks, :, hs - 1, :]
+        pad[ks, :, :, ws.clamp(max=w_max - 1)] = pad[ks, :, :, ws - 1]
         box_t = torch.tensor(boxes, dtype=dtype, device=dev)
         fitted = roi_align(
             pad, box_t, output_size=load_size, spatial_scale=1.0, sampling_ratio=-1, aligned=True
