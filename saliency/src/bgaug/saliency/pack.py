@@ -48,7 +48,6 @@ from bgaug.core.interfaces import MaskRecord
 from bgaug.core.io import (
     BadImageError,
     atomic_write_json,
-    list_images,
     load_image,
     load_mask,
     sha256_file,
@@ -337,18 +336,12 @@ def pack_folder(
     is its file's. Every image needs a mask file (else ``FileNotFoundError`` naming the first missing
     one); an unreadable mask file becomes a ``bad_image`` entry with its reason.
     """
-    from bgaug.core.data import mask_path_for
+    from bgaug.core.data import FolderMaskBank
 
     images, masks = Path(image_root), Path(mask_root)
-    if not masks.is_dir():
-        raise FileNotFoundError(f"mask folder not found: {masks}")
-    paths = list_images(images)
+    paths = FolderMaskBank(images, masks).paths  # checks the folder and that every mask is there
     if not paths:
         raise FileNotFoundError(f"no images found under {images}")
-    missing = [p for p in paths if not (masks / mask_path_for(p)).is_file()]
-    if missing:
-        first = masks / mask_path_for(missing[0])
-        raise FileNotFoundError(f"mask not found: {first} ({len(missing)} of {len(paths)} missing)")
     source = {"kind": "folder", "images": str(images.resolve()), "masks": str(masks.resolve())}
     return write_pack(
         out,
