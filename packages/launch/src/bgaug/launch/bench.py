@@ -319,11 +319,8 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
         raise ValueError(f"--cpu-decode-share must lie in [0, 1], got {args.cpu_decode_share}")
     if args.unique > args.images:
         raise ValueError(f"--unique ({args.unique}) cannot exceed --images ({args.images})")
-    steps_needed = (args.warmup + args.steps) * args.batch_size
     if args.images < args.batch_size:
         raise ValueError(f"--images ({args.images}) must hold at least one batch ({args.batch_size})")
-    args.steps_per_epoch = args.images // args.batch_size
-    args.epochs_per_measurement = -(-steps_needed // (args.steps_per_epoch * args.batch_size))
     wanted = []
     for name in (c.strip() for c in args.configs.split(",") if c.strip()):
         method, _, bg_aug = name.partition("+")
@@ -349,6 +346,7 @@ def _table(results: Sequence[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bgaug.augment import BG_AUGS
     from bgaug.augment.recipes import METHODS as VIEW_METHODS
     from bgaug.ssl_methods.training import resolve_device
 
@@ -357,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
     for method, bg_aug in args.config_list:
         if method not in VIEW_METHODS:
             raise ValueError(f"unknown method {method!r} in --configs")
-        if bg_aug not in ("none", "bg_rm", "bg_random", "bg_swaps"):
+        if bg_aug not in BG_AUGS:
             raise ValueError(f"unknown background augmentation {bg_aug!r} in --configs")
     modes = {"no": [False], "yes": [True], "both": [False, True]}[args.compile]
     import torchvision

@@ -55,15 +55,15 @@ def open_masks(image_root: str, masks: str | None) -> MaskBank | None:
     return folder_bank
 
 
-def open_dataset(image_root: str, masks: str | None, *, size: int, labelled: bool = False) -> Dataset[Any]:
-    """The ``MaskedImageDataset`` of ``image_root`` with its masks, at load size ``size``."""
+def open_dataset(
+    image_root: str, bank: MaskBank | None, *, size: int, labelled: bool = False
+) -> Dataset[Any]:
+    """The ``MaskedImageDataset`` of ``image_root`` with ``bank`` (``open_masks``), at load size ``size``."""
     from bgaug.core.data import MaskedImageDataset
 
     if not Path(image_root).is_dir():
         raise FileNotFoundError(f"image folder not found: {image_root}")
-    dataset: Dataset[Any] = MaskedImageDataset(
-        image_root, bank=open_masks(image_root, masks), size=size, labelled=labelled
-    )
+    dataset: Dataset[Any] = MaskedImageDataset(image_root, bank=bank, size=size, labelled=labelled)
     return dataset
 
 

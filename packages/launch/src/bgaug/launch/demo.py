@@ -361,9 +361,10 @@ def _views_figure(data_root: Path, bank: Path, out: Path, bg_aug: str, method: s
     from bgaug.augment.preview import preview_grid
     from bgaug.core.data import collate_masked
     from bgaug.core.seeding import torch_generator
-    from bgaug.launch.data import open_dataset
+    from bgaug.launch.data import open_dataset, open_masks
 
-    dataset = open_dataset(str(data_root / "pretrain"), str(bank), size=64)
+    root = str(data_root / "pretrain")
+    dataset = open_dataset(root, open_masks(root, str(bank)), size=64)
     step = max(len(dataset) // count, 1)  # type: ignore[arg-type]  # spread over the classes
     batch = collate_masked([dataset[i * step] for i in range(count)])
     options: dict[str, float] = {"p_pos": 1.0, "warmup_epochs": 0}

@@ -140,9 +140,7 @@ def run_training(
             config.data, masks, labelled=labelled, cpu_decode_share=config.cpu_decode_share
         )
     else:
-        dataset = open_dataset(
-            config.data, config.masks, size=load_size(config.image_size), labelled=labelled
-        )
+        dataset = open_dataset(config.data, masks, size=load_size(config.image_size), labelled=labelled)
     num_classes = len(getattr(dataset, "classes", ())) if labelled else None
     method = build_method(
         config.method,
