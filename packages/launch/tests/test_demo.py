@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from bgaug.core.interfaces import IN9_VARIANTS
 from bgaug.launch import demo
@@ -34,7 +35,7 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(
     out = tmp_path / "demo"
     results = demo.run_demo(out, "tiny")
 
-    assert [(r["method"], r["bg_aug"]) for r in results["runs"]] == list(tiny.runs)
+    assert [(r["method"], r["bg_aug"]) for r in results["runs"]] == [("random", "none"), *tiny.runs]
     for run in results["runs"]:
         assert set(run["in9"]) == set(IN9_VARIANTS)
         assert run["bg_gap"] == pytest.approx(run["in9"]["mixed_same"] - run["in9"]["mixed_rand"])
@@ -42,6 +43,9 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(
     assert 0.0 <= mask_rows["centre prior (baseline)"]["max_f"] <= 1.0
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "| MoCo-v2 + BG_Swaps |" in report
+    assert "| Random weights (reference) |" in report
+    reference = torch.load(out / "runs" / "random-s0" / "backbone.pt", weights_only=True)
+    assert reference["arch"] == "resnet10_w16" and reference["preprocess"]["crop"] == 28
     for figure in ("masks.png", "bg_gap.png", "in9_variants.png", "views_moco_v2_bg_swaps.png"):
         assert (out / figure).stat().st_size > 0
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["runs"] == results["runs"]

@@ -14,7 +14,7 @@ def _run(method: str, bg_aug: str, seed: int, gap: float, mixed_rand: float = 0.
     in9["mixed_rand"] = mixed_rand
     in9["only_fg"] = mixed_rand
     in9["mixed_same"] = mixed_rand + gap
-    return {"method": method, "bg_aug": bg_aug, "seed": seed, "in9": in9, "bg_gap": gap, "linear_val": 0.9}
+    return {"method": method, "bg_aug": bg_aug, "seed": seed, "in9": in9, "bg_gap": gap}
 
 
 def test_mean_sem() -> None:
@@ -40,6 +40,9 @@ def test_claims_follow_the_numbers() -> None:
     assert verdicts["BYOL + BG_Random lowers BG-Gap"] == "NOT REPRODUCED"
     assert verdicts["rotnet gains nothing from bg_rm (Original accuracy)"] == "NOT RUN"
 
+    with_reference = [_run("random", "none", seed, 0.5) for seed in range(3)] + runs
+    assert check_claims(with_reference) == check_claims(runs)  # the reference row is no claim's input
+
     single = [r for r in runs if r["seed"] == 0]
     verdicts = {c["claim"]: c["verdict"] for c in check_claims(single)}
     assert verdicts["MoCo-v2 BG-Gap: baseline > BG_RM > BG_Swaps"] == "HOLDS (1 seed)"
@@ -50,7 +53,11 @@ def test_claims_follow_the_numbers() -> None:
 
 
 def test_report_writes_tables_and_figures(tmp_path: Path) -> None:
-    runs = [_run("moco_v2", "none", 0, 0.2), _run("moco_v2", "bg_swaps", 0, 0.05)]
+    runs = [
+        _run("random", "none", 0, 0.01),
+        _run("moco_v2", "none", 0, 0.2),
+        _run("moco_v2", "bg_swaps", 0, 0.05),
+    ]
     results = {
         "meta": {"machine": "test"},
         "masks": {"rbd": {"max_f": 0.7, "mean_f": 0.6, "adaptive_f": 0.65, "mae": 0.1}},
@@ -59,6 +66,8 @@ def test_report_writes_tables_and_figures(tmp_path: Path) -> None:
     path = write_report(results, tmp_path, {})
     text = path.read_text()
     assert "| MoCo-v2 + BG_Swaps |" in text
+    assert "| Random weights (reference) | 60.0 |" in text  # first row, Original column
+    assert "linear val" not in text  # the benchmark's val split is IN-9 Original: one column, not two
     assert "20.0" in in9_table(runs)  # BG-Gap of the baseline in percent
     assert "| rbd | 0.700 |" in text
     assert (tmp_path / "bg_gap.png").stat().st_size > 1000
