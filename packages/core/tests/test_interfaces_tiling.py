@@ -39,6 +39,26 @@ def test_view_batch_checks_matched_negatives() -> None:
         ViewBatch((q,), n_global=2)
 
 
+def test_view_batch_to_moves_every_tensor_and_lays_out_images_channels_last() -> None:
+    views = (torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4))
+    batch = ViewBatch(
+        views=views,
+        matched_negatives=torch.rand(1, 3, 4, 4),
+        matched_rows=torch.tensor([1]),
+        labels=torch.tensor([0, 1]),
+        stats={"skipped": 1},
+    )
+    moved = batch.to("cpu", channels_last=True)
+    for view in (*moved.views, moved.matched_negatives):
+        assert view is not None and view.is_contiguous(memory_format=torch.channels_last)
+        assert not view.is_contiguous()
+    assert torch.equal(moved.views[1], views[1])
+    assert moved.matched_rows is not None and moved.matched_rows.tolist() == [1]
+    assert moved.labels is not None and moved.labels.tolist() == [0, 1]
+    assert moved.rotations is None and moved.stats == {"skipped": 1} and moved.n_global == 2
+    assert batch.to("cpu").views[0].is_contiguous()
+
+
 def test_classifier_normalises_inside() -> None:
     head = torch.nn.Identity()
     clf = Classifier(torch.nn.Flatten(), head, Preprocess(resize=8, crop=4, mean=(0.5,) * 3, std=(0.5,) * 3))

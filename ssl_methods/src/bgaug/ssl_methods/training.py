@@ -176,27 +176,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def batch_to(batch: ViewBatch, device: torch.device, channels_last: bool = False) -> ViewBatch:
-    """The batch on ``device`` (image tensors optionally in channels-last layout)."""
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-
-    def image(t: Tensor) -> Tensor:
-        return t.to(device, non_blocking=True).contiguous(memory_format=fmt)
-
-    def move(t: Tensor | None) -> Tensor | None:
-        return None if t is None else t.to(device, non_blocking=True)
-
-    return ViewBatch(
-        views=tuple(image(v) for v in batch.views),
-        n_global=batch.n_global,
-        matched_negatives=None if batch.matched_negatives is None else image(batch.matched_negatives),
-        matched_rows=move(batch.matched_rows),
-        labels=move(batch.labels),
-        rotations=move(batch.rotations),
-        stats=batch.stats,
-    )
-
-
 def _rng_state(device: torch.device) -> dict[str, Tensor]:
     state = {"torch": torch.get_rng_state()}
     if device.type == "cuda":
@@ -397,7 +376,7 @@ def train(
                 lr = config.lr_at(global_step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                batch = batch_to(batch, device, config.channels_last)
+                batch = batch.to(device, non_blocking=True, channels_last=config.channels_last)
                 with torch.autocast(device.type, dtype=autocast_dtype, enabled=config.amp):
                     output = forward(batch)
                 loss = output.loss

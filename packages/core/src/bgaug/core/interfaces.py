@@ -148,6 +148,29 @@ class ViewBatch:
     def global_views(self) -> tuple[Tensor, ...]:
         return self.views[: self.n_global]
 
+    def to(
+        self, device: torch.device | str, non_blocking: bool = False, *, channels_last: bool = False
+    ) -> ViewBatch:
+        """The batch on ``device``; ``channels_last`` lays out the image tensors (views, matched
+        negatives) channels-last, as a channels-last model wants its input."""
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+
+        def image(t: Tensor) -> Tensor:
+            return t.to(device, non_blocking=non_blocking).contiguous(memory_format=layout)
+
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return ViewBatch(
+            views=tuple(image(v) for v in self.views),
+            n_global=self.n_global,
+            matched_negatives=None if self.matched_negatives is None else image(self.matched_negatives),
+            matched_rows=move(self.matched_rows),
+            labels=move(self.labels),
+            rotations=move(self.rotations),
+            stats=self.stats,
+        )
+
     @property
     def local_views(self) -> tuple[Tensor, ...]:
         return self.views[self.n_global :]
