@@ -24,6 +24,7 @@ from bgaug.core.io import (
     save_png,
     sha256_bytes,
     sha256_file,
+    sync_to_disk,
 )
 
 
@@ -150,6 +151,23 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
         raise RuntimeError("killed mid-write")
     assert target.read_bytes() == b"good"
     assert sorted(os.listdir(tmp_path)) == ["ckpt.bin"]  # no temp file left behind
+
+
+def test_bulk_writes_skip_fsync_but_stay_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    target = tmp_path / "bulk.bin"
+    atomic_write_bytes(target, b"bulk", durable=False)
+    assert synced == []
+    atomic_write_bytes(target, b"durable")
+    assert len(synced) == 1
+    with pytest.raises(RuntimeError), atomic_write(target, durable=False) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed mid-write")
+    sync_to_disk()
+    assert target.read_bytes() == b"durable"
+    assert sorted(os.listdir(tmp_path)) == ["bulk.bin"]
 
 
 def test_png_bytes_are_deterministic_and_hashable(tmp_path: Path) -> None:

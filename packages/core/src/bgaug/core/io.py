@@ -144,10 +144,15 @@ def list_images(root: str | os.PathLike[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "wb", *, durable: bool = True
+) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on clean exit fsync it and rename it over ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was. ``durable=False``
+    skips the fsync, for bulk output written many files at a time: the rename still means no reader
+    ever sees a half-written file, but after a power loss the content may not have reached the disk,
+    so the writer calls ``sync_to_disk()`` once before it records the output as complete.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
@@ -159,7 +164,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -167,8 +173,14 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_write(path, "wb") as handle:
+def sync_to_disk() -> None:
+    """Flush every written file to disk (after a batch of ``durable=False`` writes)."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
+    with atomic_write(path, "wb", durable=durable) as handle:
         handle.write(data)
 
 
@@ -191,10 +203,12 @@ def encode_png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def save_png(path: str | os.PathLike[str], array: np.ndarray) -> bytes:
-    """Atomically write ``array`` as a PNG (deterministic bytes); return the bytes written."""
+def save_png(path: str | os.PathLike[str], array: np.ndarray, *, durable: bool = True) -> bytes:
+    """Atomically write ``array`` as a PNG (deterministic bytes); return the bytes written.
+
+    ``durable``: as in ``atomic_write``."""
     data = encode_png(array)
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, durable=durable)
     return data
 
 

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from bgaug.core.config import check_probability, check_range, config_to_dict
-from bgaug.core.io import atomic_write_json, load_image, load_mask, save_png, sha256_bytes
+from bgaug.core.io import atomic_write_json, load_image, load_mask, save_png, sha256_bytes, sync_to_disk
 from bgaug.core.synth_backgrounds import BACKGROUND_NAMES
 from bgaug.core.synth_in9 import MIXED, VARIANTS, mixed_sources, only_bg_t, variants
 from bgaug.core.synth_scene import background_family, draw_scene
@@ -108,8 +108,8 @@ def _scene_job(config: SynthConfig, out: str, split: str, label: int, index: int
         bg_corr=config.pretrain_bg_corr,
     )
     path = config.image_path(split, label, index)
-    image_bytes = save_png(Path(out) / path, scene.image)
-    mask_bytes = save_png(Path(out) / "masks" / path, scene.mask)
+    image_bytes = save_png(Path(out) / path, scene.image, durable=False)
+    mask_bytes = save_png(Path(out) / "masks" / path, scene.mask, durable=False)
     return {
         "path": path,
         "mask": f"masks/{path}",
@@ -137,7 +137,7 @@ def _in9_job(config: SynthConfig, out: str, label: int, index: int) -> list[dict
     for variant, array in variants(image, mask, backgrounds).items():
         src = sources.get(variant)
         bg_label, bg_index = (src.label, src.index) if src else (label, index)
-        data = save_png(root / "in9" / variant / "val" / name, array)
+        data = save_png(root / "in9" / variant / "val" / name, array, durable=False)
         records.append(
             {
                 "path": f"in9/{variant}/val/{name}",
@@ -152,7 +152,7 @@ def _in9_job(config: SynthConfig, out: str, label: int, index: int) -> list[dict
                 "sha256": sha256_bytes(data),
             }
         )
-    mask_bytes = save_png(root / "in9" / "fg_mask" / "val" / name, mask)
+    mask_bytes = save_png(root / "in9" / "fg_mask" / "val" / name, mask, durable=False)
     records.append(
         {
             "path": f"in9/fg_mask/val/{name}",
@@ -245,6 +245,9 @@ def generate(
         "images": {split: [r for r in images if r["path"].startswith(f"{split}/")] for split in SPLITS},
         "in9": {v: [r for r in in9 if r["variant"] == v] for v in (*VARIANTS, "fg_mask")},
     }
+    # The images were written without a per-file fsync (it made generation fsync-bound); one sync
+    # before the manifest keeps its meaning: when it exists, every file it lists is on disk.
+    sync_to_disk()
     atomic_write_json(root / "manifest.json", manifest, indent=1)
     return manifest
 
