@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from bgaug.core.config import check_positive, check_range
 from bgaug.core.interfaces import LossOutput, TrainProgress, ViewBatch
+from bgaug.ssl_methods.distributed import encode_keys, gather_rows
 from bgaug.ssl_methods.heads import MLPHead
 from bgaug.ssl_methods.losses import info_nce, moco_logits
 from bgaug.ssl_methods.methods.base import Method
@@ -24,6 +25,9 @@ class MocoConfig:
     queue_size: int = 65536
     momentum: float = 0.999
     temperature: float = 0.2
+    shuffle_bn: bool = True
+    """Under DDP, shuffle the key views across workers for the key encoder's BatchNorm (MoCo's
+    shuffling BN; no effect on one worker; turn off with SyncBatchNorm, which already mixes them)."""
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "out_dim", "queue_size"):
@@ -79,14 +83,13 @@ class MocoV2(Method):
         if len(batch.views) < 2:
             raise ValueError("moco_v2 needs a query view and a key view")
         query, key_view = batch.views[0], batch.views[1]
-        b = query.shape[0]
         q = F.normalize(self.query_encoder(query), dim=1)
         with torch.no_grad():
-            inputs = key_view
-            if batch.matched_negatives is not None and batch.matched_negatives.shape[0]:
-                inputs = torch.cat([key_view, batch.matched_negatives], dim=0)
-            k_all = F.normalize(self.key_encoder(inputs), dim=1).to(q.dtype)
-            k, k_matched = k_all[:b], k_all[b:]
+            k_raw, k_matched_raw = encode_keys(
+                self.key_encoder, key_view, batch.matched_negatives, shuffle=self.config.shuffle_bn
+            )
+            k = F.normalize(k_raw, dim=1).to(q.dtype)
+            k_matched = F.normalize(k_matched_raw, dim=1).to(q.dtype)
             # A copy: the queue is updated in place below while autograd still needs these values.
             queue = self.queue.get_buffer("features").to(q.dtype, copy=True)
             extra = None
@@ -97,7 +100,9 @@ class MocoV2(Method):
     def loss(self, batch: ViewBatch) -> LossOutput:
         logits, keys = self.logits(batch)
         loss = info_nce(logits)
-        self.queue.enqueue(keys)  # positive keys only: matched negatives never enter the queue
+        # Every worker's positive keys, so all workers hold the same queue (matched negatives never
+        # enter it).
+        self.queue.enqueue(gather_rows(keys))
         with torch.no_grad():
             accuracy = (logits.argmax(dim=1) == 0).float().mean()
         return LossOutput(loss, {"accuracy": accuracy.detach()})

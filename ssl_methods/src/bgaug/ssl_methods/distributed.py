@@ -1,0 +1,72 @@
+"""What MoCo needs across DDP workers: gathered keys and shuffled BatchNorm (He et al., 2020, sec. 3.3).
+
+With per-worker BatchNorm, a query and its positive key are normalised with statistics of the same
+sub-batch, which leaks information between them and lets the pretext task be solved through the
+statistics instead of the images (MoCo's "cheating"). MoCo's remedy, kept by MoCo-v2 and the paper's
+implementation: before the key encoder, shuffle the key views across all workers; after it, undo the
+shuffle. Its queue is fed with the keys of every worker, so every worker holds the same queue.
+
+Outside an initialised process group of two or more workers every helper here is the identity, so a
+method runs unchanged on one device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of the default process group; (0, 1) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+@torch.no_grad()
+def gather_rows(tensor: Tensor) -> Tensor:
+    """Every worker's ``tensor`` concatenated along dim 0 in rank order (no gradient).
+
+    Every worker must pass the same shape: the per-worker batch is fixed (``per_worker_batch``).
+    """
+    _, size = world()
+    if size == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(size)]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def encode_keys(
+    encoder: Callable[[Tensor], Tensor], x: Tensor, extra: Tensor | None = None, *, shuffle: bool = True
+) -> tuple[Tensor, Tensor]:
+    """``encoder`` over ``x`` with its rows shuffled across workers; returns (out(x), out(extra)).
+
+    The rows of ``x`` from all workers are gathered and permuted by one permutation drawn on rank 0.
+    Each worker encodes its share of the permuted rows, the outputs are gathered again, and the
+    permutation is undone, so each worker gets its own rows back in order: only the BatchNorm
+    statistics each row saw have changed. ``extra`` rows (BG_Swaps' matched negatives, whose count
+    differs between workers) are not shuffled: they ride in the same forward as this worker's share,
+    as they would in the unshuffled forward. On one worker, or with ``shuffle=False``, this is
+    ``encoder(cat(x, extra))``, split.
+    """
+    rank, size = world()
+    b = x.shape[0]
+    if size == 1 or not shuffle:
+        inputs = x if extra is None or not extra.shape[0] else torch.cat([x, extra])
+        out = encoder(inputs)
+        return out[:b], out[b:]
+    everyone = gather_rows(x)
+    permutation = torch.randperm(everyone.shape[0], device=x.device)
+    dist.broadcast(permutation, src=0)
+    share = everyone[permutation[rank * b : (rank + 1) * b]]
+    inputs = share if extra is None or not extra.shape[0] else torch.cat([share, extra])
+    out = encoder(inputs)
+    gathered = gather_rows(out[:b].contiguous())
+    restored = torch.empty_like(gathered)
+    restored[permutation] = gathered
+    return restored[rank * b : (rank + 1) * b], out[b:]

@@ -1,0 +1,91 @@
+"""MoCo across two DDP workers (gloo on CPU): shuffled BatchNorm gives each worker its own keys back,
+and the queue is fed with every worker's keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from bgaug.core.interfaces import ViewBatch
+from bgaug.ssl_methods.distributed import encode_keys, gather_rows, world
+from bgaug.ssl_methods.registry import build_method
+
+WORKERS = 2
+ROWS = 4
+
+
+def _inputs(rank: int) -> torch.Tensor:
+    return torch.rand(ROWS, 3, 8, 8, generator=torch.Generator().manual_seed(100 + rank))
+
+
+def _encoder() -> nn.Module:
+    torch.manual_seed(0)  # the same weights on every worker
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def _check_encode_keys(rank: int) -> None:
+    x = _inputs(rank)
+    extra = torch.rand(rank + 1, 3, 8, 8)  # a different number of matched negatives per worker
+    everyone = gather_rows(x)
+    assert torch.equal(everyone, torch.cat([_inputs(r) for r in range(WORKERS)]))
+
+    encoder = _encoder().eval()  # running statistics: each row's output depends on that row alone
+    keys, extra_keys = encode_keys(encoder, x, extra)
+    torch.testing.assert_close(keys, encoder(x))  # the shuffle was undone row for row
+    torch.testing.assert_close(extra_keys, encoder(extra))
+
+    encoder.train()  # batch statistics: the rows now saw other workers' rows
+    keys, extra_keys = encode_keys(encoder, x, extra)
+    assert keys.shape == (ROWS, 4) and extra_keys.shape == (rank + 1, 4)
+    shuffled = [encode_keys(encoder, x, extra)[0] for _ in range(3)]
+    local = encode_keys(encoder, x, extra, shuffle=False)[0]
+    torch.testing.assert_close(local, encoder(torch.cat([x, extra]))[:ROWS])
+    assert any(not torch.allclose(s, local) for s in shuffled)
+
+
+def _check_moco_queue(rank: int) -> None:
+    torch.manual_seed(0)
+    moco = build_method(
+        "moco_v2", arch="resnet10_w16", small_stem=True, hidden_dim=16, out_dim=8, queue_size=32
+    )
+    x = _inputs(rank)
+    batch = ViewBatch(
+        views=(x, x.flip(-1)), matched_negatives=torch.rand(1, 3, 8, 8), matched_rows=torch.tensor([rank])
+    )
+    moco.train()
+    moco.loss(batch)
+    queue = moco.queue.get_buffer("features")
+    assert int(moco.queue.get_buffer("pointer")) == WORKERS * ROWS
+    same = gather_rows(queue.unsqueeze(0))
+    assert torch.equal(same[0], same[1])  # every worker holds the same queue
+
+
+def _worker(rank: int, init_file: str, results: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORKERS)
+    try:
+        assert world() == (rank, WORKERS)
+        _check_encode_keys(rank)
+        _check_moco_queue(rank)
+        Path(results, f"ok-{rank}").touch()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_shuffled_bn_and_gathered_queue_across_two_workers(tmp_path: Path) -> None:
+    mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORKERS, join=True)
+    assert sorted(p.name for p in tmp_path.glob("ok-*")) == ["ok-0", "ok-1"]
+
+
+def test_one_worker_is_a_plain_forward() -> None:
+    assert world() == (0, 1)
+    encoder = _encoder().train()
+    x, extra = _inputs(0), torch.rand(2, 3, 8, 8)
+    keys, extra_keys = encode_keys(encoder, x, extra)
+    torch.testing.assert_close(torch.cat([keys, extra_keys]), encoder(torch.cat([x, extra])))
+    assert gather_rows(x) is x
