@@ -1,5 +1,6 @@
-"""MoCo across two DDP workers (gloo on CPU): shuffled BatchNorm gives each worker its own keys back,
-and the queue is fed with every worker's keys."""
+"""Methods across two DDP workers (gloo on CPU): MoCo's shuffled BatchNorm gives each worker its own
+keys back and its queue is fed with every worker's keys; SwAV's Sinkhorn-Knopp over the workers'
+rows gives the codes of one process holding all the rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from torch import nn
 
 from bgaug.core.interfaces import ViewBatch
 from bgaug.ssl_methods.distributed import encode_keys, gather_rows, world
+from bgaug.ssl_methods.losses import sinkhorn
 from bgaug.ssl_methods.registry import build_method
 
 WORKERS = 2
@@ -65,12 +67,24 @@ def _check_moco_queue(rank: int) -> None:
     assert torch.equal(same[0], same[1])  # every worker holds the same queue
 
 
+def _scores() -> torch.Tensor:
+    return torch.randn(WORKERS * ROWS, 6, generator=torch.Generator().manual_seed(7))
+
+
+def _check_sinkhorn(rank: int, results: str) -> None:
+    rows = _scores()[rank * ROWS : (rank + 1) * ROWS]
+    codes = gather_rows(sinkhorn(rows, epsilon=0.5, iterations=5))
+    if rank == 0:
+        torch.save(codes, Path(results, "codes.pt"))
+
+
 def _worker(rank: int, init_file: str, results: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORKERS)
     try:
         assert world() == (rank, WORKERS)
         _check_encode_keys(rank)
         _check_moco_queue(rank)
+        _check_sinkhorn(rank, results)
         Path(results, f"ok-{rank}").touch()
     finally:
         dist.destroy_process_group()
@@ -80,6 +94,10 @@ def _worker(rank: int, init_file: str, results: str) -> None:
 def test_shuffled_bn_and_gathered_queue_across_two_workers(tmp_path: Path) -> None:
     mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORKERS, join=True)
     assert sorted(p.name for p in tmp_path.glob("ok-*")) == ["ok-0", "ok-1"]
+    codes = torch.load(tmp_path / "codes.pt", weights_only=True)
+    torch.testing.assert_close(codes, sinkhorn(_scores(), epsilon=0.5, iterations=5))
+    # and not what each worker would get from its own rows alone
+    assert not torch.allclose(codes[:ROWS], sinkhorn(_scores()[:ROWS], epsilon=0.5, iterations=5))
 
 
 def test_one_worker_is_a_plain_forward() -> None:

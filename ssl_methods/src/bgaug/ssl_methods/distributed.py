@@ -1,4 +1,5 @@
-"""What MoCo needs across DDP workers: gathered keys and shuffled BatchNorm (He et al., 2020, sec. 3.3).
+"""What methods need across DDP workers: MoCo's gathered keys and shuffled BatchNorm (He et al., 2020,
+sec. 3.3), and the global sums of SwAV's Sinkhorn-Knopp (Caron et al., 2020).
 
 With per-worker BatchNorm, a query and its positive key are normalised with statistics of the same
 sub-batch, which leaks information between them and lets the pretext task be solved through the
@@ -24,6 +25,14 @@ def world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+@torch.no_grad()
+def all_reduce_(tensor: Tensor, op: str = "sum") -> Tensor:
+    """``tensor`` reduced in place over all workers (``sum`` or ``max``) and returned."""
+    if world()[1] > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+    return tensor
 
 
 @torch.no_grad()

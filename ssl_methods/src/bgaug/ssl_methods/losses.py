@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bgaug.ssl_methods.distributed import all_reduce_, world
+
 
 def moco_logits(
     query: Tensor, key: Tensor, queue: Tensor, extra_negative: Tensor | None, temperature: float
@@ -45,14 +47,18 @@ def sinkhorn(scores: Tensor, epsilon: float = 0.05, iterations: int = 3) -> Tens
     """SwAV's Sinkhorn-Knopp codes: (B, K) scores -> (B, K) soft assignments, rows summing to 1.
 
     Alternately normalises prototypes to mass 1/K and samples to mass 1/B, so that with enough
-    iterations every prototype receives B/K of the batch (equipartition).
+    iterations every prototype receives B/K of the batch (equipartition). Under DDP the batch is the
+    global one, as in SwAV's code: the sums over samples are summed over workers (each worker passes
+    its own rows and gets their codes), so equipartition holds over all workers' samples together.
     """
     s = scores.float() / epsilon
-    q = torch.exp(s - s.max()).t()  # (K, B); the shift cancels in the first normalisation
-    q /= q.sum()
-    k, b = q.shape
+    # (K, B); the shift, the same on every worker, cancels in the first normalisation
+    q = torch.exp(s - all_reduce_(s.max(), "max")).t()
+    q /= all_reduce_(q.sum())
+    k = q.shape[0]
+    b = q.shape[1] * world()[1]
     for _ in range(iterations):
-        q /= q.sum(dim=1, keepdim=True)
+        q /= all_reduce_(q.sum(dim=1, keepdim=True))
         q /= k
         q /= q.sum(dim=0, keepdim=True)
         q /= b

@@ -80,9 +80,14 @@ def ddp_wrapper(device: torch.device, world_size: int) -> Any:
 
     def wrap(method: nn.Module) -> nn.Module:
         ids = [device.index] if device.type == "cuda" and device.index is not None else None
+        swav = getattr(method, "name", None) == "swav"
         # SwAV's prototypes get no gradient while frozen (first epoch): DDP must not wait for them.
-        unused = getattr(method, "name", None) == "swav"
-        return nn.parallel.DistributedDataParallel(method, device_ids=ids, find_unused_parameters=unused)
+        # Its queue holds this worker's own embeddings (the Sinkhorn sums span the workers), so DDP
+        # must not overwrite it with rank 0's buffers at every forward. MoCo's queue is the same on
+        # every worker (it enqueues all workers' keys), so the broadcast is harmless there.
+        return nn.parallel.DistributedDataParallel(
+            method, device_ids=ids, find_unused_parameters=swav, broadcast_buffers=not swav
+        )
 
     return wrap
 
