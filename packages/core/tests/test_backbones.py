@@ -7,7 +7,15 @@ import torch
 import torchvision
 from torch import nn
 
-from bgaug.core.backbones import FEATURE_DIMS, build_resnet, load_backbone, load_classifier, save_backbone
+from bgaug.core.backbones import (
+    ARCHS,
+    FEATURE_DIMS,
+    build_backbone,
+    build_resnet,
+    load_backbone,
+    load_classifier,
+    save_backbone,
+)
 from bgaug.core.interfaces import Preprocess
 from bgaug.core.io import BadCheckpointError, save_checkpoint
 
@@ -62,3 +70,24 @@ def test_classifier_roundtrip_and_missing_head(tmp_path: Path) -> None:
         load_backbone(tmp_path / "x.pt")
     with pytest.raises(ValueError, match="arch"):
         build_resnet("vgg16")
+
+
+@pytest.mark.parametrize("small_stem", [False, True])
+def test_rotnet_alexnet_trunk_round_trips_through_a_checkpoint(tmp_path: Path, small_stem: bool) -> None:
+    torch.manual_seed(0)
+    net, dim = build_backbone("alexnet", small_stem=small_stem)
+    assert dim == 256
+    net.eval()
+    x = torch.rand(2, 3, 64, 64)
+    save_backbone(tmp_path / "rotnet.pt", net, arch="alexnet", small_stem=small_stem)
+    loaded, state = load_backbone(tmp_path / "rotnet.pt")
+    assert state["arch"] == "alexnet"
+    torch.testing.assert_close(loaded(x), net(x))
+
+
+def test_a_checkpoint_of_an_unknown_arch_is_a_bad_checkpoint(tmp_path: Path) -> None:
+    net = build_resnet("resnet10_w16")
+    save_backbone(tmp_path / "odd.pt", net, arch="vgg16", small_stem=False)
+    with pytest.raises(BadCheckpointError, match="arch must be one of"):
+        load_backbone(tmp_path / "odd.pt")
+    assert "alexnet" in ARCHS and "alexnet" not in FEATURE_DIMS  # FEATURE_DIMS: the ResNets only

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bgaug.core.backbones import build_backbone
 from bgaug.core.config import config_from_dict
-from bgaug.ssl_methods.backbones import build_backbone
 from bgaug.ssl_methods.methods.base import Method
 from bgaug.ssl_methods.methods.byol import Byol, ByolConfig
 from bgaug.ssl_methods.methods.moco import MocoConfig, MocoV2

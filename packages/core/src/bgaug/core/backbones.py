@@ -1,6 +1,8 @@
-"""ResNet backbones and the one checkpoint format every package exchanges.
+"""Backbones and the one checkpoint format every package exchanges.
 
-Backbones are torchvision ResNets with ``fc`` replaced by ``Identity`` (they return pooled features).
+Backbones are torchvision ResNets with ``fc`` replaced by ``Identity`` (they return pooled features),
+and RotNet's AlexNet trunk (``arch="alexnet"``); ``build_backbone`` builds any of them and
+``load_backbone`` rebuilds any of them from a checkpoint.
 ``small_stem=True`` swaps the 7x7/2 stem and max-pool for a 3x3/1 convolution, the usual choice for
 32-96 px inputs (CIFAR-style); such a backbone no longer matches torchvision's ``conv1`` shape.
 
@@ -24,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
@@ -41,6 +43,9 @@ FEATURE_DIMS: dict[str, int] = {
 """``resnet10`` is torchvision's ``ResNet`` class with BasicBlock x [1, 1, 1, 1]; ``resnet10_wN`` the same
 with stage widths N, 2N, 4N, 8N instead of 64..512. They are the CPU demo's backbones (a ResNet-18 trains
 at tens of images per second on 2 cores) and keep torchvision's key names."""
+ALEXNET_FEATURE_DIM = 256
+ARCHS: tuple[str, ...] = (*FEATURE_DIMS, "alexnet")
+"""Every backbone a checkpoint may hold: the ResNets and RotNet's AlexNet trunk."""
 
 
 def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: bool = False) -> nn.Module:
@@ -63,6 +68,54 @@ def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: boo
         model.maxpool = nn.Identity()
     model.fc = nn.Identity()
     return model
+
+
+class AlexNetTrunk(nn.Module):
+    """AlexNet's five convolutions with batch norm, as in RotNet (Gidaris et al., 2018).
+
+    Hand-written because torchvision's AlexNet has no batch norm, which RotNet's recipe relies on.
+    ``small_stem`` replaces the 11x11/4 convolution and first max-pool by a 3x3/1 convolution for
+    32-96 px inputs. Features are globally average-pooled so any input size >= 32 px works.
+    """
+
+    def __init__(self, small_stem: bool = False):
+        super().__init__()
+
+        def block(cin: int, cout: int, k: int, stride: int = 1) -> list[nn.Module]:
+            return [
+                nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
+
+        stem = block(3, 64, 3) if small_stem else [*block(3, 64, 11, 4), nn.MaxPool2d(3, 2)]
+        self.features = nn.Sequential(
+            *stem,
+            *block(64, 192, 5),
+            nn.MaxPool2d(3, 2),
+            *block(192, 384, 3),
+            *block(384, 256, 3),
+            *block(256, 256, 3),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.features(x)
+        return out
+
+
+def build_backbone(
+    arch: str, *, small_stem: bool = False, zero_init_residual: bool = False
+) -> tuple[nn.Module, int]:
+    """A randomly initialised backbone and its feature width."""
+    if arch == "alexnet":
+        return AlexNetTrunk(small_stem=small_stem), ALEXNET_FEATURE_DIM
+    if arch not in FEATURE_DIMS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    return build_resnet(arch, small_stem=small_stem, zero_init_residual=zero_init_residual), FEATURE_DIMS[
+        arch
+    ]
 
 
 def _slim_resnet10(width: int, zero_init_residual: bool) -> Any:
@@ -144,7 +197,10 @@ def load_backbone(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, An
         raise BadCheckpointError(
             f"{path}: not a bgaug backbone checkpoint (format {state.get('format')!r}, expected {FORMAT!r})"
         )
-    backbone = build_resnet(str(state["arch"]), small_stem=bool(state["small_stem"]))
+    try:
+        backbone, _ = build_backbone(str(state["arch"]), small_stem=bool(state["small_stem"]))
+    except ValueError as exc:
+        raise BadCheckpointError(f"{path}: {exc}") from None
     try:
         backbone.load_state_dict(state["state_dict"], strict=True)
     except RuntimeError as exc:

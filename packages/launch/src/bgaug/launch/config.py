@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bgaug.core.backbones import FEATURE_DIMS
+from bgaug.core.backbones import ARCHS
 from bgaug.core.config import (
     check_choice,
     check_positive,
@@ -82,7 +82,7 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
         check_choice("bg_aug", self.bg_aug, BG_AUGS)
-        check_choice("arch", self.arch, tuple(FEATURE_DIMS))
+        check_choice("arch", self.arch, ARCHS)
         check_choice("sync_bn", self.sync_bn, SYNC_BN)
         check_choice("data_path", self.data_path, DATA_PATHS)
         for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "knn_every", "knn_k"):

@@ -294,7 +294,7 @@ survive random convolutions), so a pretrained model is judged against this row, 
 def _random_weights(out: Path, preset: Preset, seed: int) -> dict[str, Any]:
     import torch
 
-    from bgaug.core.backbones import build_resnet, save_backbone
+    from bgaug.core.backbones import build_backbone, save_backbone
     from bgaug.core.seeding import spawn_seed
     from bgaug.launch.worker import eval_preprocess
 
@@ -305,7 +305,7 @@ def _random_weights(out: Path, preset: Preset, seed: int) -> dict[str, Any]:
     def work(directory: Path) -> dict[str, Any]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(spawn_seed(seed, "random-weights"))
-            backbone = build_resnet(arch, small_stem=small_stem)
+            backbone, _ = build_backbone(arch, small_stem=small_stem)
         path = directory / "backbone.pt"
         save_backbone(
             path,
