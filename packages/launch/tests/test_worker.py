@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bgaug.launch.worker import load_size, sync_bn_groups
+from bgaug.launch.config import PretrainConfig
+from bgaug.launch.worker import load_size, resolve_sync_bn, sync_bn_groups
 
 
 def test_sync_bn_groups_are_consecutive_ranks() -> None:
@@ -12,6 +14,22 @@ def test_sync_bn_groups_are_consecutive_ranks() -> None:
     assert sync_bn_groups(4, 4) == [[0, 1, 2, 3]]
     with pytest.raises(ValueError, match="does not divide"):
         sync_bn_groups(6, 4)
+
+
+def test_sync_bn_auto_follows_each_methods_published_setup() -> None:
+    def mode(method: str, workers: int, on_gpu: bool = True, **fields: Any) -> str:
+        config = PretrainConfig(method=method, bg_aug="none", data="unused", **fields)
+        return resolve_sync_bn(config, workers, on_gpu)
+
+    assert mode("byol", 16) == "group"  # the paper: groups of 8 GPUs
+    assert mode("byol", 4) == "global"  # fewer workers than a group: one group of all
+    assert mode("byol", 12) == "global"  # 8 does not divide 12
+    assert mode("swav", 16) == "global"
+    assert mode("moco_v2", 16) == "none"  # MoCo shuffles its keys' BatchNorm instead
+    assert mode("byol", 16, on_gpu=False) == "none"  # SyncBatchNorm needs CUDA
+    assert mode("byol", 1) == "none"
+    assert mode("moco_v2", 16, sync_bn="global") == "global"  # an explicit choice stands
+    assert mode("byol", 16, sync_bn="none") == "none"
 
 
 def test_load_size_keeps_the_imagenet_ratio() -> None:

@@ -26,7 +26,7 @@ from bgaug.core.io import atomic_write_json
 
 METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
 BG_AUGS = ("none", "bg_rm", "bg_random", "bg_swaps")
-SYNC_BN = ("none", "global", "group")
+SYNC_BN = ("auto", "none", "global", "group")
 DATA_PATHS = ("auto", "workers", "device")
 CONFIG_FORMAT = "bgaug-pretrain/1"
 
@@ -40,7 +40,11 @@ class PretrainConfig:
     BG_Random, BG_Swaps); ``p_neg``: probability of a background-matched negative (BG_Swaps only);
     ``None`` takes the paper's value for the method (``bgaug.augment``).
     ``sync_bn``: ``none``, ``global`` (all workers) or ``group`` (groups of ``sync_bn_group_size``
-    consecutive ranks, as the paper's BYOL synchronised statistics within 8-GPU groups).
+    consecutive ranks, as the paper's BYOL synchronised statistics within 8-GPU groups); ``auto``
+    (default) is each method's published setup on GPU workers: BYOL per group (all workers when
+    there are fewer than a group, or the group size does not divide them), SwAV global (its code's
+    default), none for the rest (MoCo-v2 shuffles its keys' BatchNorm instead). On CPU workers,
+    ``auto`` means ``none``, because SyncBatchNorm needs CUDA.
     ``method_options`` / ``augment_options`` / ``train_options``: extra fields for ``build_method`` /
     ``build_pipeline`` / ``ssl_methods.training.TrainConfig`` (optimizer, warm-up, amp...).
     ``data_path``: ``workers`` (DataLoader processes decode and resize, the consumer augments),
@@ -66,7 +70,7 @@ class PretrainConfig:
     p_pos: float | None = None
     p_neg: float | None = None
     seed: int = 0
-    sync_bn: str = "none"
+    sync_bn: str = "auto"
     sync_bn_group_size: int = 8
     knn_every: int = 1
     loader_workers: int = 4

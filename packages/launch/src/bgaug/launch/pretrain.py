@@ -52,8 +52,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--seed", type=int, help="root seed (default 0)")
     parser.add_argument(
         "--sync-bn",
-        choices=("none", "global", "group"),
-        help="SyncBatchNorm over all workers, or per group of --sync-bn-group-size ranks (GPU only)",
+        choices=("auto", "none", "global", "group"),
+        help="SyncBatchNorm over all workers, or per group of --sync-bn-group-size ranks (GPU only); "
+        "default auto: BYOL per group, SwAV global, others none, as published (none on CPU)",
     )
     parser.add_argument("--sync-bn-group-size", type=int, help="ranks per SyncBN group (default 8)")
     parser.add_argument("--knn-every", type=int, help="run the kNN monitor every N epochs (default 1)")
@@ -209,7 +210,7 @@ def pretrain(
             f"{out} already holds a run: pass --resume {out} to continue it, or another --out"
         )
     config.per_worker_batch(max(workers, 1))
-    if config.sync_bn != "none" and workers > 1 and gpus_per_worker <= 0:
+    if config.sync_bn in ("global", "group") and workers > 1 and gpus_per_worker <= 0:
         raise ValueError(
             "--sync-bn needs GPU workers (--gpus-per-worker > 0): SyncBatchNorm does not run on CPU"
         )

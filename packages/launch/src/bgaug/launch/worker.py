@@ -56,14 +56,36 @@ def sync_bn_groups(world_size: int, group_size: int) -> list[list[int]]:
     return [list(range(start, start + group_size)) for start in range(0, world_size, group_size)]
 
 
-def convert_sync_bn(model: nn.Module, config: PretrainConfig, rank: int, world_size: int) -> nn.Module:
+SYNC_BN_AUTO = {"byol": "group", "swav": "global"}
+"""``sync_bn="auto"``: the published setups (BYOL: 8-GPU groups in the paper; SwAV: its code's
+global SyncBatchNorm); other methods keep per-worker statistics (MoCo-v2 shuffles instead)."""
+
+
+def resolve_sync_bn(config: PretrainConfig, world_size: int, on_gpu: bool) -> str:
+    """The SyncBatchNorm mode a run uses: ``config.sync_bn``, with ``auto`` resolved (module docs)."""
+    if config.sync_bn != "auto":
+        return config.sync_bn
+    if not on_gpu or world_size == 1:
+        return "none"
+    mode = SYNC_BN_AUTO.get(config.method, "none")
+    if mode == "group" and (
+        world_size <= config.sync_bn_group_size or world_size % config.sync_bn_group_size
+    ):
+        return "global"
+    return mode
+
+
+def convert_sync_bn(
+    model: nn.Module, config: PretrainConfig, rank: int, world_size: int, on_gpu: bool
+) -> nn.Module:
     """BatchNorm -> SyncBatchNorm over all ranks or over this rank's group (a no-op on one worker)."""
-    if config.sync_bn == "none" or world_size == 1:
+    mode = resolve_sync_bn(config, world_size, on_gpu)
+    if mode == "none" or world_size == 1:
         return model
     import torch.distributed as dist
 
     group = None
-    if config.sync_bn == "group":
+    if mode == "group":
         # new_group is collective: every rank creates every group, then keeps its own.
         for ranks in sync_bn_groups(world_size, config.sync_bn_group_size):
             created = dist.new_group(ranks)
@@ -154,7 +176,9 @@ def run_training(
         num_classes=num_classes,
         **config.method_options,
     )
-    method = convert_sync_bn(method, config, session.rank, session.world_size)  # type: ignore[assignment]
+    method = convert_sync_bn(  # type: ignore[assignment]
+        method, config, session.rank, session.world_size, on_gpu=device.type == "cuda"
+    )
     pipeline = build_pipeline(
         config.method, config.bg_aug, image_size=config.image_size, **config.augment_kwargs()
     )
