@@ -1,6 +1,6 @@
 """Methods across two DDP workers (gloo on CPU): MoCo's shuffled BatchNorm gives each worker its own
-keys back and its queue is fed with every worker's keys; SwAV's Sinkhorn-Knopp over the workers'
-rows gives the codes of one process holding all the rows."""
+keys back and its queue is fed with every worker's keys; SwAV's Sinkhorn-Knopp and SimCLR's NT-Xent
+over the workers' rows give what one process holding all the rows gets."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+import torch.nn.functional as F
 from torch import nn
 
 from bgaug.core.interfaces import ViewBatch
-from bgaug.ssl_methods.distributed import encode_keys, gather_rows, world
-from bgaug.ssl_methods.losses import sinkhorn
+from bgaug.ssl_methods.distributed import encode_keys, gather_rows, gather_with_grad, world
+from bgaug.ssl_methods.losses import nt_xent, sinkhorn
 from bgaug.ssl_methods.registry import build_method
 
 WORKERS = 2
@@ -78,6 +79,27 @@ def _check_sinkhorn(rank: int, results: str) -> None:
         torch.save(codes, Path(results, "codes.pt"))
 
 
+def _views() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(11)
+    z1, z2 = (F.normalize(torch.randn(WORKERS * ROWS, 5, generator=g), dim=1) for _ in range(2))
+    return z1, z2
+
+
+def _check_nt_xent(rank: int, results: str) -> None:
+    z1_all, z2_all = _views()
+    rows = slice(rank * ROWS, (rank + 1) * ROWS)
+    z1, z2 = z1_all[rows].clone().requires_grad_(), z2_all[rows].clone().requires_grad_()
+    loss = nt_xent(
+        z1, z2, None, 0.5, all_z1=gather_with_grad(z1), all_z2=gather_with_grad(z2), offset=rank * ROWS
+    )
+    (loss / WORKERS).backward()  # DDP averages the workers' gradients
+    assert z1.grad is not None and z2.grad is not None
+    grads = gather_rows(torch.cat([z1.grad, z2.grad], dim=1))
+    losses = gather_rows(loss.detach().view(1))
+    if rank == 0:
+        torch.save({"loss": losses.mean(), "grads": grads}, Path(results, "nt_xent.pt"))
+
+
 def _worker(rank: int, init_file: str, results: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORKERS)
     try:
@@ -85,6 +107,7 @@ def _worker(rank: int, init_file: str, results: str) -> None:
         _check_encode_keys(rank)
         _check_moco_queue(rank)
         _check_sinkhorn(rank, results)
+        _check_nt_xent(rank, results)
         Path(results, f"ok-{rank}").touch()
     finally:
         dist.destroy_process_group()
@@ -96,6 +119,14 @@ def test_shuffled_bn_and_gathered_queue_across_two_workers(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.glob("ok-*")) == ["ok-0", "ok-1"]
     codes = torch.load(tmp_path / "codes.pt", weights_only=True)
     torch.testing.assert_close(codes, sinkhorn(_scores(), epsilon=0.5, iterations=5))
+    # SimCLR over two workers: the loss and gradients of one process holding the whole batch
+    z1, z2 = (z.clone().requires_grad_() for z in _views())
+    whole = nt_xent(z1, z2, None, 0.5)
+    whole.backward()
+    assert z1.grad is not None and z2.grad is not None
+    split = torch.load(tmp_path / "nt_xent.pt", weights_only=True)
+    torch.testing.assert_close(split["loss"], whole.detach())
+    torch.testing.assert_close(split["grads"], torch.cat([z1.grad, z2.grad], dim=1))
     # and not what each worker would get from its own rows alone
     assert not torch.allclose(codes[:ROWS], sinkhorn(_scores()[:ROWS], epsilon=0.5, iterations=5))
 

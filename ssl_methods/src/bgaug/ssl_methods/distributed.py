@@ -1,5 +1,6 @@
 """What methods need across DDP workers: MoCo's gathered keys and shuffled BatchNorm (He et al., 2020,
-sec. 3.3), and the global sums of SwAV's Sinkhorn-Knopp (Caron et al., 2020).
+sec. 3.3), the global sums of SwAV's Sinkhorn-Knopp (Caron et al., 2020) and SimCLR's negatives from
+every worker (Chen et al., 2020).
 
 With per-worker BatchNorm, a query and its positive key are normalised with statistics of the same
 sub-batch, which leaks information between them and lets the pretext task be solved through the
@@ -13,7 +14,9 @@ method runs unchanged on one device.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -46,6 +49,18 @@ def gather_rows(tensor: Tensor) -> Tensor:
         return tensor
     parts = [torch.empty_like(tensor) for _ in range(size)]
     dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+def gather_with_grad(tensor: Tensor) -> Tensor:
+    """``gather_rows`` through which gradients flow back to each worker's own rows (SimCLR's
+    negatives from every worker)."""
+    if world()[1] == 1:
+        return tensor
+    # torch's autograd-aware all_gather (its backward sums each worker's gradient for every row
+    # and hands a worker the sum for its own rows); imported as a module because it is untyped.
+    functional: Any = importlib.import_module("torch.distributed.nn.functional")
+    parts: tuple[Tensor, ...] = functional.all_gather(tensor)
     return torch.cat(parts)
 
 

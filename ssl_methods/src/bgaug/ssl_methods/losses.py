@@ -84,17 +84,35 @@ def swav_loss(scores: list[Tensor], codes: list[Tensor], temperature: float) -> 
     return total / len(codes)
 
 
-def nt_xent(z1: Tensor, z2: Tensor, extra_negatives: Tensor | None, temperature: float) -> Tensor:
+def nt_xent(
+    z1: Tensor,
+    z2: Tensor,
+    extra_negatives: Tensor | None,
+    temperature: float,
+    *,
+    all_z1: Tensor | None = None,
+    all_z2: Tensor | None = None,
+    offset: int = 0,
+) -> Tensor:
     """SimCLR's NT-Xent over 2B anchors; ``extra_negatives`` (M, D) join every anchor's negatives.
 
-    Inputs are L2-normalised. Each anchor scores its positive against 2B - 2 in-batch negatives and
-    the M extra ones (BG_Swaps' matched negatives).
+    Inputs are L2-normalised. Each anchor scores its positive against the other 2N - 2 views of the
+    batch and the M extra ones (BG_Swaps' matched negatives). ``all_z1`` / ``all_z2`` (N, D): the
+    views of the whole batch when ``z1`` / ``z2`` are its rows ``offset .. offset + B`` (under DDP,
+    every worker's rows, gathered, as SimCLR's code does); default ``z1`` / ``z2`` themselves (N = B).
     """
     b = z1.shape[0]
+    every_z1 = z1 if all_z1 is None else all_z1
+    every_z2 = z2 if all_z2 is None else all_z2
+    n = every_z1.shape[0]
     anchors = torch.cat([z1, z2], dim=0).float()
-    candidates = anchors if extra_negatives is None else torch.cat([anchors, extra_negatives.float()], 0)
+    columns = [every_z1, every_z2] if extra_negatives is None else [every_z1, every_z2, extra_negatives]
+    candidates = torch.cat(columns, dim=0).float()
     logits = anchors @ candidates.t() / temperature
-    self_mask = torch.eye(2 * b, candidates.shape[0], dtype=torch.bool, device=logits.device)
+    rows = torch.arange(b, device=logits.device) + offset
+    own = torch.cat([rows, n + rows])  # each anchor's own column
+    self_mask = torch.zeros_like(logits, dtype=torch.bool)
+    self_mask[torch.arange(2 * b, device=logits.device), own] = True
     logits = logits.masked_fill(self_mask, float("-inf"))
-    targets = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(logits.device)
+    targets = torch.cat([n + rows, rows])
     return F.cross_entropy(logits, targets)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from bgaug.core.config import check_positive
 from bgaug.core.interfaces import LossOutput, ViewBatch
+from bgaug.ssl_methods.distributed import gather_with_grad, world
 from bgaug.ssl_methods.heads import MLPHead
 from bgaug.ssl_methods.losses import nt_xent
 from bgaug.ssl_methods.methods.base import Method
@@ -54,5 +55,17 @@ class Simclr(Method):
             inputs.append(batch.matched_negatives)
         z = self.embed(torch.cat(inputs, dim=0))
         extra = z[2 * b :] if z.shape[0] > 2 * b else None
-        loss = nt_xent(z[:b], z[b : 2 * b], extra, self.config.temperature)
+        z1, z2 = z[:b], z[b : 2 * b]
+        # Under DDP every anchor also scores every other worker's views (SimCLR's global batch);
+        # matched negatives stay with their worker (their count differs between workers).
+        rank, _ = world()
+        loss = nt_xent(
+            z1,
+            z2,
+            extra,
+            self.config.temperature,
+            all_z1=gather_with_grad(z1),
+            all_z2=gather_with_grad(z2),
+            offset=rank * b,
+        )
         return LossOutput(loss, {"extra_negatives": float(0 if extra is None else extra.shape[0])})
