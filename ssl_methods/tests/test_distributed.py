@@ -4,12 +4,14 @@ over the workers' rows give what one process holding all the rows gets."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
@@ -115,7 +117,19 @@ def _worker(rank: int, init_file: str, results: str) -> None:
 
 @pytest.mark.slow
 def test_shuffled_bn_and_gathered_queue_across_two_workers(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORKERS, join=True)
+    # Each worker runs this file as a script: under pytest's importlib mode the test module has no
+    # importable name, so multiprocessing could not unpickle a worker function from it.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [str(tmp_path / "init"), str(tmp_path)]
+    logs = [tmp_path / f"worker-{rank}.log" for rank in range(WORKERS)]
+    workers = []
+    for rank, log in enumerate(logs):
+        with log.open("w") as stderr:  # files, not pipes: a full pipe could stall a collective
+            workers.append(
+                subprocess.Popen([sys.executable, __file__, str(rank), *args], env=env, stderr=stderr)
+            )
+    codes = [w.wait(timeout=300) for w in workers]
+    assert codes == [0] * WORKERS, "\n".join(log.read_text() for log in logs)
     assert sorted(p.name for p in tmp_path.glob("ok-*")) == ["ok-0", "ok-1"]
     codes = torch.load(tmp_path / "codes.pt", weights_only=True)
     torch.testing.assert_close(codes, sinkhorn(_scores(), epsilon=0.5, iterations=5))
@@ -138,3 +152,7 @@ def test_one_worker_is_a_plain_forward() -> None:
     keys, extra_keys = encode_keys(encoder, x, extra)
     torch.testing.assert_close(torch.cat([keys, extra_keys]), encoder(torch.cat([x, extra])))
     assert gather_rows(x) is x
+
+
+if __name__ == "__main__":
+    _worker(int(sys.argv[1]), sys.argv[2], sys.argv[3])
