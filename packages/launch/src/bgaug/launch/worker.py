@@ -62,7 +62,7 @@ global SyncBatchNorm); other methods keep per-worker statistics (MoCo-v2 shuffle
 
 
 def resolve_sync_bn(config: PretrainConfig, world_size: int, on_gpu: bool) -> str:
-    """The SyncBatchNorm mode a run uses: ``config.sync_bn``, with ``auto`` resolved (module docs)."""
+    """The SyncBatchNorm mode a run uses: ``config.sync_bn``, with ``auto`` resolved (``PretrainConfig``)."""
     if config.sync_bn != "auto":
         return config.sync_bn
     if not on_gpu or world_size == 1:
