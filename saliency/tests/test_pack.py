@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import zstandard
 
 from bgaug.core.data import FolderMaskBank, MaskedImageDataset
 from bgaug.core.interfaces import MaskBank
@@ -37,18 +38,20 @@ from .scenes import ellipse_scene
 SHAPES = [(1, 1), (3, 5), (7, 9), (13, 8), (375, 500), (500, 375), (33, 1)]
 
 
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_encode_decode_round_trip(shape: tuple[int, int]) -> None:
+def test_encode_decode_round_trip(shape: tuple[int, int], codec: str) -> None:
     rng = np.random.default_rng(shape[0] * 1000 + shape[1])
     for mask in (rng.random(shape) < 0.3, np.zeros(shape, bool), np.ones(shape, bool)):
-        data = encode_mask(mask)
-        out = decode_mask(data, *shape)
+        data = encode_mask(mask, codec)
+        out = decode_mask(data, *shape, codec)
         assert out.dtype == np.bool_ and out.shape == shape and np.array_equal(out, mask)
-        # The documented encoding, decoded by hand: zlib of numpy.packbits of the row-major mask.
-        bits = np.unpackbits(np.frombuffer(zlib.decompress(data), np.uint8), count=mask.size)
+        # The documented encoding, decoded by hand: the codec over numpy.packbits of the row-major mask.
+        packed = zlib.decompress(data) if codec == "zlib" else zstandard.ZstdDecompressor().decompress(data)
+        bits = np.unpackbits(np.frombuffer(packed, np.uint8), count=mask.size)
         assert np.array_equal(bits.reshape(shape).astype(bool), mask)
     with pytest.raises(ValueError, match="expected"):
-        decode_mask(encode_mask(np.ones((4, 4), bool)), 9, 9)
+        decode_mask(encode_mask(np.ones((4, 4), bool), codec), 9, 9, codec)
 
 
 def _items() -> list[PackItem]:
@@ -98,14 +101,39 @@ def test_write_and_read_every_status(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "pack" / "pack.json").read_text())["bad_images"][0]["index"] == 4
 
 
-def test_any_zlib_level_reads_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("codec", "level"), [("zstd", 3), ("zstd", 19), ("zlib", 1), ("zlib", 9)])
+def test_any_codec_and_level_reads_back(tmp_path: Path, codec: str, level: int) -> None:
     items = _items()
-    config = write_pack(tmp_path / "pack", items, source={}, progress=False, level=9)
-    assert config["encoding"]["zlib_level"] == 9
+    config = write_pack(tmp_path / "pack", items, source={}, progress=False, codec=codec, level=level)
+    assert (config["encoding"]["codec"], config["encoding"]["level"]) == (codec, level)
     bank = PackedMaskBank(tmp_path / "pack")
+    assert bank.codec == codec
     assert np.array_equal(bank.mask(5), items[5].mask)
-    with pytest.raises(ValueError, match="level"):
-        write_pack(tmp_path / "other", items, source={}, progress=False, level=0)
+
+
+def test_bad_codec_or_level_is_refused(tmp_path: Path) -> None:
+    items = _items()
+    with pytest.raises(ValueError, match=r"zstd level must be an integer in 1\.\.22"):
+        write_pack(tmp_path / "a", items, source={}, progress=False, level=0)
+    with pytest.raises(ValueError, match="zlib level"):
+        write_pack(tmp_path / "b", items, source={}, progress=False, codec="zlib", level=10)
+    with pytest.raises(ValueError, match="codec must be one of"):
+        write_pack(tmp_path / "c", items, source={}, progress=False, codec="lz4")
+    assert not (tmp_path / "a").exists()
+
+
+def test_packs_written_before_zstd_read_as_zlib(tmp_path: Path) -> None:
+    """Such a pack's pack.json names no codec (it had ``zlib_level``): the reader takes zlib."""
+    items = _items()
+    write_pack(tmp_path / "pack", items, source={}, progress=False, codec="zlib", level=3)
+    config_path = tmp_path / "pack" / "pack.json"
+    config = json.loads(config_path.read_text())
+    encoding = config["encoding"]
+    config["encoding"] = {"mask": encoding["mask"], "zlib_level": 3, "empty": encoding["empty"]}
+    config_path.write_text(json.dumps(config))
+    bank = PackedMaskBank(tmp_path / "pack")
+    assert bank.codec == "zlib"
+    assert np.array_equal(bank.mask(0), items[0].mask)
 
 
 def test_unsorted_paths_still_found(tmp_path: Path) -> None:

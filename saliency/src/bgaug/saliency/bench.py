@@ -103,7 +103,13 @@ def _rates(work: list[Any], fn: Callable[[Any], Any], rounds: int = 5) -> dict[s
 
 
 def run_pack_bench(
-    *, n_masks: int = 20_000, n_distinct: int = 200, reads: int = 20_000, seed: int = 0
+    *,
+    n_masks: int = 20_000,
+    n_distinct: int = 200,
+    reads: int = 20_000,
+    seed: int = 0,
+    codec: str | None = None,
+    level: int | None = None,
 ) -> dict[str, Any]:
     """Pack ``n_masks`` entries (``n_distinct`` drawn masks, repeated) and time single-process reads.
 
@@ -112,7 +118,7 @@ def run_pack_bench(
     ImageNet-like (``nXXXXXXXX/nXXXXXXXX_N.JPEG``) so the projection for 1.28M images counts
     realistic path bytes.
     """
-    from bgaug.saliency.pack import PackedMaskBank, PackItem, decode_mask, write_pack
+    from bgaug.saliency.pack import DEFAULT_CODEC, PackedMaskBank, PackItem, decode_mask, write_pack
 
     if n_masks < 1 or not 1 <= n_distinct <= n_masks or reads < 1:
         raise ValueError("need n_masks >= 1, 1 <= n_distinct <= n_masks and reads >= 1")
@@ -125,7 +131,15 @@ def run_pack_bench(
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "pack"
         t = time.perf_counter()
-        config = write_pack(out, items, source={"kind": "bench"}, total=n_masks, progress=False)
+        config = write_pack(
+            out,
+            items,
+            source={"kind": "bench"},
+            total=n_masks,
+            progress=False,
+            codec=codec or DEFAULT_CODEC,
+            level=level,
+        )
         write_s = time.perf_counter() - t
         bank = PackedMaskBank(out)
         order = np.random.default_rng(seed).integers(0, n_masks, reads).tolist()
@@ -133,7 +147,7 @@ def run_pack_bench(
         mask_rates = _rates(order, bank.mask)
         sample = order[: min(reads, 2000)]
         raw = [(bank.mask_bytes(i), *bank.size(i)) for i in sample]
-        decode_rates = _rates(raw, lambda item: decode_mask(*item))
+        decode_rates = _rates(raw, lambda item: decode_mask(item[0], item[1], item[2], bank.codec))
         index_of_rates = _rates([paths[i] for i in sample], bank.index_of)
         bank.close()
     sizes = config["bytes"]
@@ -143,7 +157,8 @@ def run_pack_bench(
         "pack_masks": n_masks,
         "pack_distinct_masks": n_distinct,
         "pack_shapes": [list(s) for s in PACK_SHAPES],
-        "pack_zlib_level": config["encoding"]["zlib_level"],
+        "pack_codec": config["encoding"]["codec"],
+        "pack_level": config["encoding"]["level"],
         "pack_mask_bytes_per_mask": per_mask,
         "pack_bytes_per_mask": per_entry,
         "pack_index_and_paths_bytes_per_mask": per_entry - per_mask,

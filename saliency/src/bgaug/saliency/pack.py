@@ -1,7 +1,7 @@
 """Pack binary masks into one memory-mapped file for fast random reads by dataset index.
 
-  python -m bgaug.saliency pack --bank BANK --out PACK [--force] [--zlib-level 3]
-  python -m bgaug.saliency pack --images DIR --masks DIR --out PACK [--force] [--zlib-level 3]
+  python -m bgaug.saliency pack --bank BANK --out PACK [--force] [--codec zstd|zlib] [--level N]
+  python -m bgaug.saliency pack --images DIR --masks DIR --out PACK [--force] [--codec ...] [--level N]
 
 The first packs a finished mask bank (its manifest's order and statuses; mask files are checked
 against the manifest's hashes); the second packs a folder of masks mirroring the image tree
@@ -9,7 +9,8 @@ against the manifest's hashes); the second packs a folder of masks mirroring the
 
 Format "bgaug-maskpack/1", a directory written atomically (built beside PACK, then renamed):
   PACK/masks.bin    every stored mask, concatenated: the (H, W) bool mask in row-major order,
-                    numpy.packbits (big bit order), then one zlib stream (level 3 unless told)
+                    numpy.packbits (big bit order), then one zstd frame (level 15 unless told) or,
+                    with --codec zlib (and in packs written before zstd), one zlib stream
   PACK/index.npy    int64 (N, 7), one row per image in dataset-index order (the bank manifest's /
                     core.io.list_images order): offset, length (bytes in masks.bin), height, width,
                     status code, path offset, path length (bytes in paths.txt)
@@ -35,8 +36,9 @@ import mmap
 import os
 import shutil
 import tempfile
+import threading
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -63,12 +65,41 @@ PATHS = "paths.txt"
 COLUMNS = ("offset", "length", "height", "width", "status", "path_offset", "path_length")
 OFFSET, LENGTH, HEIGHT, WIDTH, STATUS, PATH_OFFSET, PATH_LENGTH = range(len(COLUMNS))
 STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
-ZLIB_LEVEL = 3
-"""Chosen by measuring (the bench's 200 synthetic 500x375 / 375x500 masks, per CPU-second, 2-core VM,
-2026-11-26): level 1: 1,233 B/mask, 29.1k decodes/s; 3: 1,113 B, 32.5k/s; 6: 914 B, 20.1k/s; 9: 813 B,
-18.9k/s. Levels 1-3 use zlib's fast matcher, whose longer matches also inflate faster; levels 4-9 are
-up to 27% smaller but decode ~40% slower, at or below the 20,000 reads/s goal. Level 3 keeps masks.bin
-for 1.28M such masks near 1.43 GB with ~60% headroom on the read rate (see saliency/README.md)."""
+CODEC_LEVELS: dict[str, range] = {"zstd": range(1, 23), "zlib": range(1, 10)}
+DEFAULT_CODEC = "zstd"
+DEFAULT_LEVEL = {"zstd": 15, "zlib": 3}
+"""Chosen by measuring (2-core dev VM, 2026-11-26, one thread; hand-crafted masks of 7 photographs,
+shorter side 375, as in saliency/README.md). Per DSR mask (ragged superpixel outlines) / MC mask
+(smooth):
+zlib 3: 1,917 / 852 B, 36k / 45k decodes/s; zlib 9: 1,599 / 638 B, 24k / 24k/s;
+zstd 15: 1,405 / 531 B, ~60k/s, 1.0 ms to encode; zstd 19: 1,364 / 514 B, 4 ms to encode.
+zstd decodes faster than zlib at every size, and at level 15 puts 1.28M ragged masks at ~1.8 GB.
+Past 15 the encode time grows fourfold for 3 % less. zlib stays readable and writable
+(``--codec zlib``): packs written before zstd are zlib packs."""
+_ZSTD = threading.local()  # a decompressor per thread: reusing one halves the cost of a read
+
+
+def _zstd_decompressor() -> Any:
+    decompressor = getattr(_ZSTD, "decompressor", None)
+    if decompressor is None:
+        import zstandard
+
+        decompressor = _ZSTD.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
+
+def check_codec(codec: str, level: int | None = None) -> int:
+    """The level to use for ``codec`` (its default when ``None``); ``ValueError`` when either is off."""
+    if codec not in CODEC_LEVELS:
+        raise ValueError(f"codec must be one of {', '.join(CODEC_LEVELS)}, got {codec!r}")
+    if level is None:
+        return DEFAULT_LEVEL[codec]
+    levels = CODEC_LEVELS[codec]
+    if isinstance(level, bool) or level not in levels:
+        raise ValueError(
+            f"{codec} level must be an integer in {levels.start}..{levels.stop - 1}, got {level!r}"
+        )
+    return level
 
 
 class PackItem(NamedTuple):
@@ -80,21 +111,39 @@ class PackItem(NamedTuple):
     reason: str = ""
 
 
-def encode_mask(mask: np.ndarray, level: int = ZLIB_LEVEL) -> bytes:
-    """The stored bytes of an (H, W) bool mask: row-major packbits, then zlib at ``level``.
+def mask_encoder(codec: str = DEFAULT_CODEC, level: int | None = None) -> Callable[[np.ndarray], bytes]:
+    """``encode_mask`` for many masks: one compressor, made once."""
+    level = check_codec(codec, level)
+    if codec == "zlib":
+        return lambda mask: zlib.compress(np.packbits(mask, axis=None).tobytes(), level)
+    import zstandard
 
-    Any level decodes with ``decode_mask``; the level only trades pack size against read speed."""
-    return zlib.compress(np.packbits(mask, axis=None).tobytes(), level)
+    compressor = zstandard.ZstdCompressor(level=level)
+    return lambda mask: bytes(compressor.compress(np.packbits(mask, axis=None).tobytes()))
 
 
-def decode_mask(data: bytes | memoryview, height: int, width: int) -> np.ndarray:
+def encode_mask(mask: np.ndarray, codec: str = DEFAULT_CODEC, level: int | None = None) -> bytes:
+    """The stored bytes of an (H, W) bool mask: row-major packbits, then ``codec`` at ``level``.
+
+    Any level decodes with ``decode_mask``; the level only trades pack size against encode time
+    (and, for zlib, read speed)."""
+    return mask_encoder(codec, level)(mask)
+
+
+def decode_mask(data: bytes | memoryview, height: int, width: int, codec: str = DEFAULT_CODEC) -> np.ndarray:
     """The (H, W) bool mask of ``encode_mask`` bytes; empty ``data`` is an all-False mask."""
     n = height * width
     if len(data) == 0:
         return np.zeros((height, width), dtype=bool)
-    packed = zlib.decompress(data, bufsize=(n + 7) // 8)
-    if len(packed) != (n + 7) // 8:
-        raise ValueError(f"mask data holds {len(packed)} bytes, expected {(n + 7) // 8} for {height}x{width}")
+    size = (n + 7) // 8
+    if codec == "zlib":
+        packed = zlib.decompress(data, bufsize=size)
+    elif codec == "zstd":
+        packed = _zstd_decompressor().decompress(data, max_output_size=size)
+    else:
+        check_codec(codec)
+    if len(packed) != size:
+        raise ValueError(f"mask data holds {len(packed)} bytes, expected {size} for {height}x{width}")
     bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), count=n)
     return bits.view(np.bool_).reshape(height, width)
 
@@ -143,7 +192,8 @@ def write_pack(
     force: bool = False,
     progress: bool = True,
     desc: str = "mask pack",
-    level: int = ZLIB_LEVEL,
+    codec: str = DEFAULT_CODEC,
+    level: int | None = None,
 ) -> dict[str, Any]:
     """Write ``items`` (in dataset-index order) as a pack at ``out``; return its ``pack.json``.
 
@@ -151,10 +201,10 @@ def write_pack(
     (H, W) (bool, or nonzero = foreground) and ``None`` only for ``bad_image``. The pack is built in
     a temporary sibling directory and renamed into place, so ``out`` never holds a partial pack; an
     existing pack is replaced only with ``force``, anything else at ``out`` is never touched.
-    ``level`` is the zlib level (1-9; see ``ZLIB_LEVEL`` for the measured trade-off).
+    ``codec`` / ``level``: how masks are compressed (``DEFAULT_LEVEL`` gives the measured trade-off).
     """
-    if isinstance(level, bool) or level not in range(1, 10):
-        raise ValueError(f"zlib level must be an integer in 1..9, got {level!r}")
+    level = check_codec(codec, level)
+    encode = mask_encoder(codec, level)
     target = Path(out)
     _check_target(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +252,7 @@ def write_pack(
                     if mask.any() == (status == "no_foreground"):
                         raise ValueError(f"{rel}: status {status} does not match the mask's foreground")
                     if status != "no_foreground":
-                        data = encode_mask(mask, level)
+                        data = encode(mask)
                         masks.write(data)
                         length = len(data)
                 try:
@@ -232,8 +282,9 @@ def write_pack(
             "format": FORMAT,
             "count": count,
             "encoding": {
-                "mask": "(H, W) bool, row-major -> numpy.packbits (bitorder big) -> zlib",
-                "zlib_level": level,
+                "mask": f"(H, W) bool, row-major -> numpy.packbits (bitorder big) -> {codec}",
+                "codec": codec,
+                "level": level,
                 "empty": "length 0: no_foreground (an all-False mask) and bad_image (no mask)",
             },
             "index": {"file": INDEX, "dtype": "int64", "columns": list(COLUMNS)},
@@ -284,7 +335,8 @@ def pack_bank(
     *,
     force: bool = False,
     progress: bool = True,
-    level: int = ZLIB_LEVEL,
+    codec: str = DEFAULT_CODEC,
+    level: int | None = None,
 ) -> dict[str, Any]:
     """Pack a finished mask bank (``bank.DirectoryMaskBank``) in its manifest's order; return pack.json."""
     bank = DirectoryMaskBank(bank_dir)
@@ -298,7 +350,14 @@ def pack_bank(
         "threshold": manifest.get("threshold"),
     }
     return write_pack(
-        out, _bank_items(bank), source=source, total=len(bank), force=force, progress=progress, level=level
+        out,
+        _bank_items(bank),
+        source=source,
+        total=len(bank),
+        force=force,
+        progress=progress,
+        codec=codec,
+        level=level,
     )
 
 
@@ -328,7 +387,8 @@ def pack_folder(
     *,
     force: bool = False,
     progress: bool = True,
-    level: int = ZLIB_LEVEL,
+    codec: str = DEFAULT_CODEC,
+    level: int | None = None,
 ) -> dict[str, Any]:
     """Pack a folder of masks mirroring ``image_root`` (``core.data.FolderMaskBank``'s layout).
 
@@ -350,6 +410,7 @@ def pack_folder(
         total=len(paths),
         force=force,
         progress=progress,
+        codec=codec,
         level=level,
     )
 
@@ -404,6 +465,9 @@ class PackedMaskBank:
         if list(config.get("statuses", [])) != list(STATUSES):
             raise ValueError(f"{self.root}: unknown status names {config.get('statuses')!r}")
         self._config: dict[str, Any] = config
+        # packs written before zstd name no codec: they are zlib packs
+        self._codec = str(config.get("encoding", {}).get("codec", "zlib"))
+        check_codec(self._codec)
         self._count = int(config["count"])
         self._reasons = {int(b["index"]): str(b["reason"]) for b in config.get("bad_images", [])}
         self._index: np.ndarray | None = None
@@ -510,10 +574,16 @@ class PackedMaskBank:
         return BadImageError(self.path(i), f"no mask: the image was unreadable ({reason})")
 
     def mask_bytes(self, index: int) -> bytes:
-        """The entry's stored bytes (``decode_mask`` input); empty for no_foreground and bad_image."""
+        """The entry's stored bytes (``decode_mask`` input, with ``codec``); empty for no_foreground
+        and bad_image."""
         _, masks = self._open()
         offset, length = self._row(index)[OFFSET : LENGTH + 1]
         return bytes(masks[offset : offset + length])
+
+    @property
+    def codec(self) -> str:
+        """How the pack's masks are compressed (``zstd`` or ``zlib``)."""
+        return self._codec
 
     def mask(self, index: int) -> np.ndarray:
         """(H, W) bool mask, True = foreground; ``BadImageError`` for an unreadable image."""
@@ -522,7 +592,7 @@ class PackedMaskBank:
             raise IndexError(f"mask pack index {index} out of range [0, {self._count})")
         offset, length, height, width, status = index_array[index, :PATH_OFFSET].tolist()
         if length:
-            return decode_mask(masks[offset : offset + length], height, width)
+            return decode_mask(masks[offset : offset + length], height, width, self._codec)
         if status == STATUS_CODE["bad_image"]:
             raise self._bad(index)
         return np.zeros((height, width), dtype=bool)
@@ -563,12 +633,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="pack directory to write (atomically)")
     parser.add_argument("--force", action="store_true", help="replace an existing pack at --out")
     parser.add_argument(
-        "--zlib-level",
+        "--codec",
+        choices=tuple(CODEC_LEVELS),
+        default=DEFAULT_CODEC,
+        help=f"mask compression (default {DEFAULT_CODEC}; zlib writes packs older readers understand)",
+    )
+    parser.add_argument(
+        "--level",
         type=int,
-        default=ZLIB_LEVEL,
-        choices=range(1, 10),
-        metavar="1..9",
-        help=f"zlib level (default {ZLIB_LEVEL}); 4-9: packs up to ~25%% smaller, reads ~40%% slower",
+        help="compression level (default: zstd 15, zlib 3; zstd 1-22, zlib 1-9): higher is smaller, "
+        "slower to write",
     )
     parser.add_argument("--json", help="also write the pack summary to this JSON file")
 
@@ -577,9 +651,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.bank and (args.images or args.masks):
         raise ValueError("give either --bank or --images with --masks, not both")
     if args.bank:
-        config = pack_bank(args.bank, args.out, force=args.force, level=args.zlib_level)
+        config = pack_bank(args.bank, args.out, force=args.force, codec=args.codec, level=args.level)
     elif args.images and args.masks:
-        config = pack_folder(args.images, args.masks, args.out, force=args.force, level=args.zlib_level)
+        config = pack_folder(
+            args.images, args.masks, args.out, force=args.force, codec=args.codec, level=args.level
+        )
     else:
         raise ValueError("give --bank BANK, or --images DIR with --masks DIR")
     total = sum(config["bytes"].values())
