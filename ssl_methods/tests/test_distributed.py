@@ -104,15 +104,13 @@ def _check_nt_xent(rank: int, results: str) -> None:
 
 def _worker(rank: int, init_file: str, results: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORKERS)
-    try:
-        assert world() == (rank, WORKERS)
-        _check_encode_keys(rank)
-        _check_moco_queue(rank)
-        _check_sinkhorn(rank, results)
-        _check_nt_xent(rank, results)
-        Path(results, f"ok-{rank}").touch()
-    finally:
-        dist.destroy_process_group()
+    assert world() == (rank, WORKERS)
+    _check_encode_keys(rank)
+    _check_moco_queue(rank)
+    _check_sinkhorn(rank, results)
+    _check_nt_xent(rank, results)
+    Path(results, f"ok-{rank}").touch()
+    dist.barrier()  # both workers are done with the group
 
 
 @pytest.mark.slow
@@ -156,3 +154,8 @@ def test_one_worker_is_a_plain_forward() -> None:
 
 if __name__ == "__main__":
     _worker(int(sys.argv[1]), sys.argv[2], sys.argv[3])
+    # Leave without tearing the gloo group down: its threads' teardown at interpreter exit aborted
+    # a worker about once in 20 runs ("terminate called without an active exception") after every
+    # check had passed. A failed check raises above and exits non-zero.
+    sys.stderr.flush()
+    os._exit(0)

@@ -14,7 +14,6 @@ method runs unchanged on one device.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -52,16 +51,33 @@ def gather_rows(tensor: Tensor) -> Tensor:
     return torch.cat(parts)
 
 
+class _GatherRows(torch.autograd.Function):
+    """All workers' rows forward; backward, each worker's gradient for every row, summed over the
+    workers, and this worker's own rows of it (what the global loss's gradient is for them)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor) -> Tensor:
+        rank, size = world()
+        ctx.rows = (rank * tensor.shape[0], (rank + 1) * tensor.shape[0])
+        parts = [torch.empty_like(tensor) for _ in range(size)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> Tensor:
+        total = grads[0].contiguous().clone()
+        dist.all_reduce(total)
+        start, stop = ctx.rows
+        return total[start:stop]
+
+
 def gather_with_grad(tensor: Tensor) -> Tensor:
     """``gather_rows`` through which gradients flow back to each worker's own rows (SimCLR's
     negatives from every worker)."""
     if world()[1] == 1:
         return tensor
-    # torch's autograd-aware all_gather (its backward sums each worker's gradient for every row
-    # and hands a worker the sum for its own rows); imported as a module because it is untyped.
-    functional: Any = importlib.import_module("torch.distributed.nn.functional")
-    parts: tuple[Tensor, ...] = functional.all_gather(tensor)
-    return torch.cat(parts)
+    out: Tensor = _GatherRows.apply(tensor)
+    return out
 
 
 @torch.no_grad()
