@@ -11,7 +11,7 @@ from bgaug.core.interfaces import Preprocess
 from bgaug.evals.datasets import imagefolder_items
 from bgaug.evals.finetune import finetune
 from bgaug.evals.inference import EvalOptions
-from bgaug.evals.linear import train_linear
+from bgaug.evals.linear import head_top1, standardised_head, train_linear
 from bgaug.evals.recipes import LINEAR, Recipe, finetune_recipe, linear_recipe
 
 OPTS = EvalOptions(batch_size=8, workers=0, device="cpu", progress=False)
@@ -60,6 +60,23 @@ def test_fast_mode_learns_and_caches_features(tmp_path: Path) -> None:
     stamp = cache.stat().st_mtime_ns
     train_linear(backbone, PRE, train, 2, recipe, OPTS, cache_dir=tmp_path / "cache", epochs=1)
     assert cache.stat().st_mtime_ns == stamp  # reused, not recomputed
+
+
+def test_fast_probe_is_blind_to_feature_scale_and_folds_its_standardisation() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    features = (rng.normal(size=(120, 16)) + labels[:, None] * 0.8).astype(np.float32)
+    torch.manual_seed(0)  # the head's initial weights
+    small, _ = standardised_head(features, labels, 3, OPTS, epochs=20)
+    # 1000x larger features with an offset: the published MoCo-v2 recipe (LR 30) diverges on such
+    # scales; the probe sees the same standardised inputs and learns the same head.
+    torch.manual_seed(0)
+    large, losses = standardised_head(features * 1000 + 5, labels, 3, OPTS, epochs=20)
+    assert losses[-1] < losses[0] and losses[-1] < 1.0
+    torch.testing.assert_close(
+        large(torch.from_numpy(features * 1000 + 5)), small(torch.from_numpy(features)), rtol=1e-3, atol=1e-3
+    )
+    assert head_top1(small, features, labels, "cpu") > 90.0
 
 
 def test_paper_mode_and_finetune_run_one_epoch(tmp_path: Path) -> None:

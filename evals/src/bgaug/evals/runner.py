@@ -23,7 +23,7 @@ from bgaug.core.io import atomic_write_json, sha256_file
 from bgaug.evals.datasets import imagefolder_items
 from bgaug.evals.inference import EvalOptions
 from bgaug.evals.linear import train_linear
-from bgaug.evals.recipes import linear_recipe
+from bgaug.evals.recipes import FAST_LINEAR, linear_recipe
 from bgaug.evals.report import write_reports
 from bgaug.evals.suites import (
     fgsm,
@@ -184,10 +184,13 @@ def prepare_classifier(config: RunConfig) -> tuple[nn.Module, dict[str, Any] | N
         cache_key={"checkpoint": sha256_file(config.checkpoint)},
         seed=config.seed,
     )
+    fast = config.linear_mode == "fast"
+    protocol = "standardised-feature probe" if fast else f"{method or 'default'} recipe"
+    n_epochs = config.linear_epochs or (FAST_LINEAR if fast else recipe).epochs
     info = {
         "note": (
-            f"trained here by the linear protocol ({config.linear_mode} mode, {method or 'default'} recipe,"
-            f" {config.linear_epochs or recipe.epochs} epochs) on {config.train_data}; checkpoint had none"
+            f"trained here by the linear protocol ({config.linear_mode} mode, {protocol}, {n_epochs} epochs)"
+            f" on {config.train_data}; checkpoint had none"
         ),
         "train_data": str(config.train_data),
         "classes": len(classes),
