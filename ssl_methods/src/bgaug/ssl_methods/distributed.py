@@ -57,11 +57,9 @@ class _GatherRows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, tensor: Tensor) -> Tensor:
-        rank, size = world()
+        rank, _ = world()
         ctx.rows = (rank * tensor.shape[0], (rank + 1) * tensor.shape[0])
-        parts = [torch.empty_like(tensor) for _ in range(size)]
-        dist.all_gather(parts, tensor.contiguous())
-        return torch.cat(parts)
+        return gather_rows(tensor)
 
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> Tensor:
@@ -96,17 +94,18 @@ def encode_keys(
     """
     rank, size = world()
     b = x.shape[0]
-    if size == 1 or not shuffle:
-        inputs = x if extra is None or not extra.shape[0] else torch.cat([x, extra])
-        out = encoder(inputs)
-        return out[:b], out[b:]
-    everyone = gather_rows(x)
-    permutation = torch.randperm(everyone.shape[0], device=x.device)
-    dist.broadcast(permutation, src=0)
-    share = everyone[permutation[rank * b : (rank + 1) * b]]
-    inputs = share if extra is None or not extra.shape[0] else torch.cat([share, extra])
-    out = encoder(inputs)
-    gathered = gather_rows(out[:b].contiguous())
-    restored = torch.empty_like(gathered)
-    restored[permutation] = gathered
-    return restored[rank * b : (rank + 1) * b], out[b:]
+    mine = slice(rank * b, (rank + 1) * b)
+    permutation = None
+    if size > 1 and shuffle:
+        everyone = gather_rows(x)
+        permutation = torch.randperm(everyone.shape[0], device=x.device)
+        dist.broadcast(permutation, src=0)
+        x = everyone[permutation[mine]]
+    out = encoder(x if extra is None or not extra.shape[0] else torch.cat([x, extra]))
+    keys = out[:b]
+    if permutation is not None:
+        gathered = gather_rows(keys.contiguous())
+        restored = torch.empty_like(gathered)
+        restored[permutation] = gathered
+        keys = restored[mine]
+    return keys, out[b:]
