@@ -31,6 +31,7 @@ import argparse
 import array
 import bisect
 import contextlib
+import functools
 import json
 import mmap
 import os
@@ -114,12 +115,14 @@ class PackItem(NamedTuple):
 def mask_encoder(codec: str = DEFAULT_CODEC, level: int | None = None) -> Callable[[np.ndarray], bytes]:
     """``encode_mask`` for many masks: one compressor, made once."""
     level = check_codec(codec, level)
+    compress: Callable[[bytes], bytes]
     if codec == "zlib":
-        return lambda mask: zlib.compress(np.packbits(mask, axis=None).tobytes(), level)
-    import zstandard
+        compress = functools.partial(zlib.compress, level=level)
+    else:
+        import zstandard
 
-    compressor = zstandard.ZstdCompressor(level=level)
-    return lambda mask: bytes(compressor.compress(np.packbits(mask, axis=None).tobytes()))
+        compress = zstandard.ZstdCompressor(level=level).compress
+    return lambda mask: bytes(compress(np.packbits(mask, axis=None).tobytes()))
 
 
 def encode_mask(mask: np.ndarray, codec: str = DEFAULT_CODEC, level: int | None = None) -> bytes:
