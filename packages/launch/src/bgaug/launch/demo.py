@@ -43,6 +43,7 @@ import numpy as np
 
 from bgaug.core.cli import UserError
 from bgaug.core.io import atomic_write_json, load_image, load_mask, save_png
+from bgaug.launch.report import RANDOM_WEIGHTS
 
 STAGE_FILE = ".stage.json"
 
@@ -283,12 +284,6 @@ def _pretrain(
         work,
         fresh=False,
     )
-
-
-RANDOM_WEIGHTS = "random"
-"""The reference row: an untrained backbone of the preset's architecture through the same linear
-evaluation. On this benchmark random features already score well above chance (shape and texture
-survive random convolutions), so a pretrained model is judged against this row, not against chance."""
 
 
 def _random_weights(out: Path, preset: Preset, seed: int) -> dict[str, Any]:

@@ -43,7 +43,11 @@ def mean_sem(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
-REFERENCE_LABELS = {"random": "Random weights (reference)"}
+RANDOM_WEIGHTS = "random"
+"""The demo's reference row: an untrained backbone of the preset's architecture through the same
+linear evaluation. On this benchmark random features already score well above chance (shape and
+texture survive random convolutions), so a pretrained model is judged against this row, not chance."""
+REFERENCE_LABELS = {RANDOM_WEIGHTS: "Random weights (reference)"}
 """Rows that are not trained models: the demo's untrained backbone through the same evaluation."""
 
 
