@@ -11,7 +11,7 @@ from bgaug.core.interfaces import Preprocess
 from bgaug.evals.datasets import imagefolder_items
 from bgaug.evals.finetune import finetune
 from bgaug.evals.inference import EvalOptions
-from bgaug.evals.linear import head_top1, standardised_head, train_linear
+from bgaug.evals.linear import head_top1, new_head, standardised_head, train_linear
 from bgaug.evals.recipes import LINEAR, Recipe, finetune_recipe, linear_recipe
 
 OPTS = EvalOptions(batch_size=8, workers=0, device="cpu", progress=False)
@@ -92,3 +92,13 @@ def test_paper_mode_and_finetune_run_one_epoch(tmp_path: Path) -> None:
     assert not torch.equal(before, model.backbone.conv1.weight)  # the trunk trains too
     with pytest.raises(ValueError, match="head_lr"):
         finetune(backbone, PRE, train, 2, Recipe(epochs=1, batch_size=4, lr=0.01), OPTS)
+
+
+def test_a_new_head_depends_on_its_seed_not_on_the_global_random_state() -> None:
+    torch.manual_seed(1)
+    a = new_head(16, 3, seed=5)
+    torch.manual_seed(2)
+    torch.rand(100)
+    b = new_head(16, 3, seed=5)
+    assert torch.equal(a.weight, b.weight) and not torch.equal(a.weight, new_head(16, 3, seed=6).weight)
+    assert 0.005 < float(a.weight.std()) < 0.02 and not a.bias.any()

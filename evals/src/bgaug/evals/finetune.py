@@ -40,7 +40,7 @@ def finetune(
     dim = int(
         model.features(torch.zeros(2, 3, preprocess.crop, preprocess.crop, device=options.device)).shape[1]
     )
-    model.head = new_head(dim, classes).to(options.device)
+    model.head = new_head(dim, classes, seed).to(options.device)
     for p in model.parameters():
         p.requires_grad_(True)
     bs = batch_size or recipe.batch_size

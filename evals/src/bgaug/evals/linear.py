@@ -34,10 +34,13 @@ from bgaug.evals.training import fit
 MODES = ("fast", "paper")
 
 
-def new_head(dim: int, classes: int) -> nn.Linear:
-    """A linear head initialised as in MoCo's linear protocol: N(0, 0.01) weights, zero bias."""
+def new_head(dim: int, classes: int, seed: int = 0) -> nn.Linear:
+    """A linear head initialised as in MoCo's linear protocol: N(0, 0.01) weights, zero bias.
+
+    The weights come from their own generator (``seed``), so a head does not depend on what drew
+    from the global random state before it."""
     head = nn.Linear(dim, classes)
-    nn.init.normal_(head.weight, std=0.01)
+    nn.init.normal_(head.weight, std=0.01, generator=torch_generator(seed, "linear-head"))
     nn.init.zeros_(head.bias)
     return head
 
@@ -85,7 +88,7 @@ def fit_head_on_features(
 ) -> tuple[nn.Linear, list[float]]:
     """Train a linear head on fixed features with ``recipe``; return it (on CPU) and epoch losses."""
     bs = batch_size or recipe.batch_size
-    head = new_head(features.shape[1], classes).to(options.device)
+    head = new_head(features.shape[1], classes, seed).to(options.device)
     x = torch.from_numpy(features).float().to(options.device)
     y = torch.from_numpy(labels).long().to(options.device)
     if int(y.max()) >= classes or int(y.min()) < 0:
@@ -168,11 +171,6 @@ def train_linear(
             key,
             "val features",
         )
-    dim = int(
-        frozen.features(torch.zeros(1, 3, preprocess.crop, preprocess.crop, device=options.device)).shape[1]
-    )
-    head = new_head(dim, classes).to(options.device)
-    params = [{"params": head.parameters(), "lr": lr}]
     if mode == "fast":
         feats, labels = cached_features(
             frozen.features,
@@ -184,6 +182,9 @@ def train_linear(
         )
         head, losses = standardised_head(feats, labels, classes, options, epochs=epochs, seed=seed)
     else:
+        probe = torch.zeros(1, 3, preprocess.crop, preprocess.crop, device=options.device)
+        dim = int(frozen.features(probe).shape[1])
+        head = new_head(dim, classes, seed).to(options.device)
         augmented = ImageListDataset(train_items, preprocess, transform=train_augmentation(preprocess.crop))
         aug_options = dataclasses.replace(options, batch_size=bs)
 
@@ -198,7 +199,7 @@ def train_linear(
 
         losses = fit(
             head,
-            params,
+            [{"params": head.parameters(), "lr": lr}],
             image_batches,
             recipe,
             epochs=epochs,
