@@ -253,6 +253,25 @@ def test_cpu_decode_share_moves_a_fixed_part_of_the_batch_to_the_workers(photos:
         EncodedImageFolder(images, bank, cpu_decode_share=1.5)
 
 
+def test_a_batch_crosses_from_the_workers_as_a_few_tensors(photos: tuple[Path, Path]) -> None:
+    """Every file's bytes in one tensor and every worker-decoded image in another (one shared-memory
+    segment each, not one per image), and each image decodes from its own slice."""
+    images, pack = photos
+    dataset = EncodedImageFolder(images, open_masks(str(images), str(pack)))
+    samples = [dataset[i] for i in range(len(dataset))]
+    batch = collate_encoded(samples)
+    tensors = [v for v in batch.values() if isinstance(v, torch.Tensor)]
+    assert not any(isinstance(v, list) and v and isinstance(v[0], torch.Tensor) for v in batch.values())
+    assert len(tensors) == 6  # jpeg, decoded, mask_bits, sizes, index, labels: none per image
+    files = batch["jpeg"].split(batch["jpeg_lengths"])
+    for row, data in zip(batch["jpeg_rows"], files, strict=True):
+        assert data.numpy().tobytes() == Path(samples[row]["path"]).read_bytes()
+    decoded = to_masked_images(batch, torch.device("cpu"), 24)
+    for row in range(len(samples)):  # each row is its own image, whichever way it was decoded
+        alone = to_masked_images(collate_encoded([samples[row]]), torch.device("cpu"), 24)
+        assert torch.allclose(decoded.images[row], alone.images[0], atol=1e-4)  # float sums per group
+
+
 def test_a_failed_batched_decode_falls_back_to_the_cpu(
     photos: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
