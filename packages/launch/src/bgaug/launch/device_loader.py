@@ -67,10 +67,11 @@ Encoded = dict[str, Any]
 ``jpeg_lengths`` (bytes per file), ``jpeg_rows``, ``decoded`` (the images the worker decoded, each
 (3, h, w) flattened and joined in one 1-D uint8 tensor; h, w from ``sizes``), ``decoded_rows``,
 ``mask_bits`` (B, Hmax, ceil(Wmax / 8)) uint8 rows packed by ``np.packbits`` (``unpack_mask_bits``),
-``mask_width`` (Wmax), ``sizes`` (B, 2) (h, w), ``index`` (B,), ``labels`` (B,), ``paths`` (list of
-str). One tensor per field, not one per image: the DataLoader hands each tensor over through its own
-shared-memory segment, which cost ~0.4 ms an image in the main process (100 ms a batch of 256 on
-the dev VM), more than the whole decode."""
+``mask_width`` (Wmax), ``sizes`` (B, 2) (h, w), ``index`` (B,), ``labels`` (B,) (int64 numpy arrays),
+``paths`` (list of str). The DataLoader hands each tensor over through its own shared-memory segment
+(a file descriptor passed and mapped in the main process): one per image cost ~0.4 ms an image there
+(100-130 ms a batch of 256 on the dev VM, more than the whole decode), so the images travel as two
+joined tensors and the small fields as numpy arrays, which are pickled inline."""
 
 
 class EncodedImageFolder(Dataset[dict[str, Any]]):
@@ -164,8 +165,8 @@ def collate_encoded(samples: Sequence[dict[str, Any]]) -> Encoded:
     """One batch of ``EncodedImageFolder`` samples (runs in the worker process)."""
     if not samples:
         raise ValueError("cannot collate an empty batch")
-    sizes = torch.tensor([s["mask"].shape for s in samples], dtype=torch.long)
-    h_max, w_max = (int(v) for v in sizes.max(dim=0).values)
+    sizes = np.array([s["mask"].shape for s in samples], dtype=np.int64)
+    h_max, w_max = (int(v) for v in sizes.max(axis=0))
     # Bit-packed rows: 8x less to pin and copy to the device than one byte per pixel.
     mask_bits = torch.zeros((len(samples), h_max, -(-w_max // 8)), dtype=torch.uint8)
     jpeg: list[np.ndarray] = []
@@ -193,8 +194,8 @@ def collate_encoded(samples: Sequence[dict[str, Any]]) -> Encoded:
         "mask_bits": mask_bits,
         "mask_width": w_max,
         "sizes": sizes,
-        "index": torch.tensor([s["index"] for s in samples], dtype=torch.long),
-        "labels": torch.tensor([s["label"] for s in samples], dtype=torch.long),
+        "index": np.array([s["index"] for s in samples], dtype=np.int64),
+        "labels": np.array([s["label"] for s in samples], dtype=np.int64),
         "paths": [s["path"] for s in samples],
     }
 
@@ -327,14 +328,14 @@ def to_masked_images(batch: Encoded, device: torch.device, load_size: int) -> Ma
     """Decode, fit to the load size and add tiled backgrounds: a ``MaskedImages`` on ``device``."""
     images = decode_images(batch, device)
     masks = unpack_mask_bits(batch["mask_bits"].to(device, non_blocking=True), batch["mask_width"])
-    fitted, fitted_masks = fit_to_load_size(images, masks, batch["sizes"], load_size)
+    fitted, fitted_masks = fit_to_load_size(images, masks, torch.from_numpy(batch["sizes"]), load_size)
     backgrounds, has_background = tiled_backgrounds(fitted, fitted_masks)
-    labels = batch["labels"]
+    labels = torch.from_numpy(batch["labels"])
     return MaskedImages(
         images=fitted,
         masks=fitted_masks,
         backgrounds=backgrounds,
-        index=batch["index"].to(device, non_blocking=True),
+        index=torch.from_numpy(batch["index"]).to(device, non_blocking=True),
         labels=None if bool((labels < 0).all()) else labels.to(device, non_blocking=True),
         has_background=has_background,
     )
