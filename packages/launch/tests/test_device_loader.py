@@ -216,7 +216,7 @@ def test_bench_runs_on_cpu_and_writes_json(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     (result,) = report["results"]
     assert result["method"] == "moco_v2" and result["bg_aug"] == "bg_swaps" and not result["compiled"]
-    for key in ("ceiling", "augment", "decode", "data", "end_to_end"):
+    for key in ("ceiling", "augment", "read", "decode", "data", "end_to_end"):
         assert result[f"{key}_pairs_per_s"] > 0
     assert result["ratio"] == pytest.approx(result["end_to_end_pairs_per_s"] / result["ceiling_pairs_per_s"])
     assert report["data"]["images"] == 8

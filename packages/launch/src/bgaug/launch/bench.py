@@ -6,6 +6,8 @@ BYOL + BG_Random, SwAV + BG_RM multi-crop) and compile mode (eager, ``torch.comp
 - **ceiling**: training steps on synthetic views already on the device (``ssl_methods.bench``'s
   ``synthetic_batch``; BG_Swaps with round(p_neg x B) matched negatives);
 - **augment**: the method's view pipeline alone, on one decoded batch already on the device;
+- **read**: the loader workers alone (file bytes and packed masks read, batched and handed to the main
+  process), no decoding;
 - **decode**: the first stage of the data path alone (``DeviceEpochBatches.decoded``: JPEG files and
   packed masks read by worker processes, decoded, fitted to the load size and given tiled
   backgrounds on the device);
@@ -226,8 +228,12 @@ def measure(
         for i in range(args.steps + 2):
             yield pipeline(decoded, torch_generator(0, "bench", epoch, i, device=device))
 
+    def read(epoch: int) -> Iterator[Any]:
+        yield from loader.loader(loader.batch_indices(epoch))  # closing this stops the workers
+
     stages: tuple[tuple[str, Callable[[int], Iterator[Any]], Any, int], ...] = (
         ("augment", augmented, None, 2),  # the view pipeline alone, on a batch already on the device
+        ("read", read, None, 2),  # worker processes + handing their batches to this process
         ("decode", loader.decoded, None, 2),  # workers + decode + fit + tiled backgrounds
         ("data", lambda epoch: loader(epoch, 0), None, 2),  # ... + augmentation
         ("end_to_end", lambda epoch: loader(epoch, 0), step, args.warmup),  # ... + training
@@ -332,14 +338,15 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
 
 def _table(results: Sequence[dict[str, Any]]) -> str:
     lines = [
-        f"{'configuration':<22} {'mode':<8} {'ceiling':>9} {'augment':>9} {'decode':>9} {'data':>9} "
-        f"{'end-to-end':>11} {'ratio':>6}",
+        f"{'configuration':<22} {'mode':<8} {'ceiling':>9} {'augment':>9} {'read':>9} {'decode':>9} "
+        f"{'data':>9} {'end-to-end':>11} {'ratio':>6}",
     ]
     for r in results:
         mode = "compiled" if r["compiled"] else "eager"
         lines.append(
             f"{_config_name(r['method'], r['bg_aug']):<22} {mode:<8} {r['ceiling_pairs_per_s']:9.1f} "
-            f"{r['augment_pairs_per_s']:9.1f} {r['decode_pairs_per_s']:9.1f} {r['data_pairs_per_s']:9.1f} "
+            f"{r['augment_pairs_per_s']:9.1f} {r['read_pairs_per_s']:9.1f} {r['decode_pairs_per_s']:9.1f} "
+            f"{r['data_pairs_per_s']:9.1f} "
             f"{r['end_to_end_pairs_per_s']:11.1f} {r['ratio']:6.3f}"
         )
     return "\n".join(lines)
