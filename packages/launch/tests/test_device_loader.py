@@ -320,3 +320,41 @@ def test_fit_does_not_blend_in_the_padding_of_a_size_group() -> None:
     together, _ = fit_to_load_size(images, masks, sizes, 20)
     alone, _ = fit_to_load_size(images[:1], masks[:1, :30, :45], sizes[:1], 20)
     torch.testing.assert_close(together[0], alone[0], atol=1e-5, rtol=0)
+
+
+def test_bench_precompile_commands_rebuild_the_timed_runs_shapes() -> None:
+    """A warm-up process must compile exactly the step the timed run compiles, or its cache misses."""
+    import argparse
+
+    from bgaug.launch import bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--configs", "moco_v2,swav+bg_rm", "--batch-size", "6", "--p-neg", "0.5"])
+    bench._fill_defaults(args, torch.device("cpu"))
+    commands = bench._precompile_commands(args)
+    assert len(commands) == 2
+    for command, config in zip(commands, args.config_list, strict=True):
+        assert command[1:4] == ["-m", "bgaug.launch.bench", "--warm-compile"]
+        warm = parser.parse_args(command[3:])
+        bench._fill_defaults(warm, torch.device("cpu"))
+        assert warm.warm_compile and warm.config_list == [config]
+        for name in ("arch", "batch_size", "image_size", "p_neg", "device"):
+            assert getattr(warm, name) == getattr(args, name), name
+
+
+def test_bench_reports_a_failed_compile_warm_up_and_goes_on(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from bgaug.launch.bench import _wait_for_warmers
+
+    warmers = []
+    for name, code in (("ok", "pass"), ("broken", "print('out of memory'); raise SystemExit(3)")):
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as sink:
+            warmers.append((name, subprocess.Popen([sys.executable, "-c", code], stdout=sink), log))
+    report = _wait_for_warmers(warmers, time.perf_counter())
+    assert report["configs"] == ["ok", "broken"]
+    assert report["failed"] == {"broken": "out of memory"}
