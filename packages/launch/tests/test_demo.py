@@ -56,6 +56,30 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(
     assert marker.stat().st_mtime_ns == before  # finished stages are not run again
     assert again["runs"] == results["runs"]
 
+    moved = tmp_path / "moved"
+    out.rename(moved)  # a moved output folder is still a finished one, and its old place stays gone
+    eval_marker = moved / "runs" / "moco_v2-none-s0" / "eval" / ".stage.json"
+    before = eval_marker.stat().st_mtime_ns
+    demo.run_demo(moved, "tiny")
+    assert eval_marker.stat().st_mtime_ns == before and not out.exists()
+
+
+def test_a_cached_stage_finds_its_files_after_its_folder_moved(tmp_path: Path) -> None:
+    def work(directory: Path) -> dict[str, object]:
+        (directory / "f.txt").write_text("made", encoding="utf-8")
+        return {"file": str(directory / "f.txt"), "more": [str(directory), "/elsewhere/f.txt"]}
+
+    first = demo.stage("step", tmp_path / "a", {"k": 1}, work)
+    (tmp_path / "a").rename(tmp_path / "b")
+
+    def must_not_run(directory: Path) -> dict[str, object]:
+        raise AssertionError("a finished stage ran again")
+
+    again = demo.stage("step", tmp_path / "b", {"k": 1}, must_not_run)
+    assert Path(again["file"]).read_text(encoding="utf-8") == "made"
+    assert again["more"] == [str(tmp_path / "b"), "/elsewhere/f.txt"]
+    assert first["file"] == str(tmp_path / "a" / "f.txt")
+
 
 def test_bad_seed_count_is_a_user_error(tmp_path: Path) -> None:
     assert demo.main(["--quick", "--out", str(tmp_path / "d"), "--seeds", "0"]) == 2

@@ -1,7 +1,9 @@
 """``bgaug demo``: the paper's whole pipeline at small scale, on a CPU, with no download.
 
-Stages (each cached under ``--out`` by a hash of its configuration, so a re-run skips finished stages
-and a killed run resumes where it stopped; pretraining also resumes mid-run from its checkpoint):
+Stages (each cached under ``--out`` by a hash of its configuration, so a re-run skips finished stages,
+also after the folder was moved, and a killed run resumes where it stopped; pretraining also resumes
+mid-run from its checkpoint; the hash covers the configuration, not bgaug's version, so after an
+upgrade that changes results, use a new ``--out``):
 
 1. ``data``: the embedded synthetic benchmark (``python -m bgaug.core synth``), fixed seed 0.
 2. ``masks``: unsupervised masks, no labels anywhere: the mask bank of the pretrain split from hand-crafted
@@ -113,6 +115,23 @@ def _key(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _relocated(value: Any, old: str, new: str) -> Any:
+    """``value`` with every path string under ``old`` moved to ``new`` (dicts and lists walked)."""
+    if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
+        return new + value[len(old) :]
+    if isinstance(value, dict):
+        return {k: _relocated(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocated(v, old, new) for v in value]
+    return value
+
+
+def _portable(value: Any, out: Path) -> Any:
+    """``value`` with paths under the output folder written relative to it, for stage keys: a moved
+    output folder keeps its finished stages."""
+    return _relocated(value, str(out), "<out>")
+
+
 def _cached(directory: Path, key: str) -> dict[str, Any] | None:
     marker = directory / STAGE_FILE
     if not marker.is_file():
@@ -124,6 +143,10 @@ def _cached(directory: Path, key: str) -> dict[str, Any] | None:
     if stage.get("key") != key:
         return None
     result: dict[str, Any] = stage["result"]
+    # A moved or copied output folder: the stage's own files are here now, not where it ran.
+    made_in = stage.get("directory")
+    if made_in and made_in != str(directory.absolute()):
+        result = _relocated(result, made_in, str(directory.absolute()))
     return result
 
 
@@ -149,7 +172,9 @@ def stage(
     start = time.perf_counter()
     result = work(directory)
     result["seconds"] = round(time.perf_counter() - start, 1)
-    atomic_write_json(marker, {"key": key, "config": config, "result": result})
+    atomic_write_json(
+        marker, {"key": key, "config": config, "directory": str(directory.absolute()), "result": result}
+    )
     return result
 
 
@@ -280,7 +305,7 @@ def _pretrain(
     return stage(
         f"pretrain {method} {bg_aug} seed {seed}",
         directory,
-        {"upstream": upstream, "config": config.to_dict()},
+        {"upstream": upstream, "config": _portable(config.to_dict(), out)},
         work,
         fresh=False,
     )
@@ -428,7 +453,8 @@ def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str,
                 trained = _random_weights(out, preset, seed)
             else:
                 trained = _pretrain(out, data_root, bank, preset, (method, bg_aug), seed, mask_key)
-            evaluation = _evaluate(Path(trained["backbone"]), data_root, preset, _key(trained), seed)
+            upstream = _key(_portable(trained, out))
+            evaluation = _evaluate(Path(trained["backbone"]), data_root, preset, upstream, seed)
             variants = evaluation["in9"]["variants"]
             runs.append(
                 {
