@@ -351,10 +351,16 @@ def test_bench_reports_a_failed_compile_warm_up_and_goes_on(tmp_path: Path) -> N
     from bgaug.launch.bench import _wait_for_warmers
 
     warmers = []
-    for name, code in (("ok", "pass"), ("broken", "print('out of memory'); raise SystemExit(3)")):
+    scripts = (
+        ("ok", "pass"),
+        ("broken", "print('out of memory'); raise SystemExit(3)"),
+        ("hung", "import time; time.sleep(60)"),
+    )
+    for name, code in scripts:
         log = tmp_path / f"{name}.log"
         with log.open("wb") as sink:
             warmers.append((name, subprocess.Popen([sys.executable, "-c", code], stdout=sink), log))
-    report = _wait_for_warmers(warmers, time.perf_counter())
-    assert report["configs"] == ["ok", "broken"]
-    assert report["failed"] == {"broken": "out of memory"}
+    report = _wait_for_warmers(warmers, time.perf_counter(), timeout_s=5)
+    assert report["configs"] == ["ok", "broken", "hung"]
+    assert report["failed"] == {"broken": "out of memory", "hung": "stopped after 5 s"}
+    assert report["seconds"] < 30 and warmers[2][1].returncode is not None

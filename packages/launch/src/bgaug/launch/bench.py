@@ -393,15 +393,31 @@ def _table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+PRECOMPILE_TIMEOUT_S = 900.0
+"""How long the warm-ups may take together before the rest are stopped (a hung compile must not hold
+the bench; a stopped warm-up's configuration compiles in the timed run)."""
+
+
 def _wait_for_warmers(
-    warmers: list[tuple[str, subprocess.Popen[bytes], Path]], started: float
+    warmers: list[tuple[str, subprocess.Popen[bytes], Path]],
+    started: float,
+    timeout_s: float = PRECOMPILE_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Wait for the warm-up processes; report their time and any that failed (with its last line)."""
     failed = {}
     for name, process, log in warmers:
-        if process.wait() != 0:
+        try:
+            status = process.wait(timeout=max(0.0, started + timeout_s - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            status = None
+        if status is None:
+            failed[name] = f"stopped after {timeout_s:.0f} s"
+        elif status != 0:
             lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            failed[name] = lines[-1] if lines else f"exit status {process.returncode}"
+            failed[name] = lines[-1] if lines else f"exit status {status}"
+        if name in failed:
             print(
                 f"[bench] compile warm-up of {name} failed (it compiles in the timed run): {failed[name]}",
                 flush=True,
