@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from bgaug.core.cli import UserError
 from bgaug.core.io import save_png
-from bgaug.saliency.deepusps import FitConfig, config_with, fit, soft_f_loss
+from bgaug.saliency.deepusps import FitConfig, config_with, fit, saliency_loss, soft_f_loss
 from bgaug.saliency.fcn import load_detector
 
 from .scenes import ellipse_scene
@@ -22,6 +23,20 @@ def test_soft_f_loss() -> None:
     assert p.grad is not None and (p.grad[y == 1] < 0).all() and (p.grad[y == 0] > 0).all()
 
 
+def test_saliency_loss_adds_weighted_bce() -> None:
+    y = torch.zeros(2, 1, 8, 8)
+    y[:, :, 2:5, 2:6] = 1
+    logits = torch.randn(2, 1, 8, 8)
+    soft_f = soft_f_loss(torch.sigmoid(logits), y)
+    assert torch.equal(saliency_loss(logits, y), soft_f)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+    assert torch.allclose(saliency_loss(logits, y, 0.5), soft_f + 0.5 * bce)
+    # On flat predictions the BCE term adds a per-pixel pull toward the target on both sides.
+    flat = torch.zeros_like(y, requires_grad=True)
+    saliency_loss(flat, y, 1.0).backward()
+    assert flat.grad is not None and (flat.grad[y == 1] < 0).all() and (flat.grad[y == 0] > 0).all()
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="methods"):
         FitConfig(methods=("hs",))
@@ -31,6 +46,11 @@ def test_config_validation() -> None:
         FitConfig(label_thresholds=(0.5,))
     assert FitConfig().lr_phase1 == 6e-6 and FitConfig().rounds == 3 and FitConfig().alpha == 0.7
     assert config_with("quick", {"rounds": 1, "seed": None}).rounds == 1
+    with pytest.raises(ValueError, match="decoder"):
+        FitConfig(decoder="unet")
+    with pytest.raises(ValueError, match="bce_weight"):
+        FitConfig(bce_weight=-1.0)
+    assert FitConfig().decoder == "none" and FitConfig().bce_weight == 0.0  # the paper's network and loss
 
 
 def test_fit_end_to_end(tmp_path: Path) -> None:
@@ -83,3 +103,16 @@ def test_batchnorm_reestimated_exactly() -> None:
     x = model.backbone.conv1((images.float() / 255.0 - model.mean) / model.std)
     assert torch.allclose(bn.running_mean, x.mean((0, 2, 3)), atol=1e-5)
     assert bn.momentum == 0.1
+
+
+def test_non_finite_loss_stops_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgaug.saliency import deepusps
+
+    for i in range(2):
+        image, _ = ellipse_scene(i, 24, 24)
+        save_png(tmp_path / "images" / f"{i}.png", image)
+    monkeypatch.setattr(deepusps, "saliency_loss", lambda logits, t, w=0.0: logits.mean() * float("nan"))
+    config = config_with("quick", {"image_size": 24, "methods": ("mc",), "rounds": 1, "batch_size": 2})
+    with pytest.raises(UserError, match=r"phase I mc: loss is nan at round 1, epoch 1, step 1"):
+        fit(tmp_path / "images", tmp_path / "det.pt", config, workers=1, progress=False)
+    assert not (tmp_path / "det.pt").exists()

@@ -71,3 +71,46 @@ def test_detector_roundtrip(tmp_path: Path) -> None:
     torch.save({"format": "other"}, tmp_path / "o.pt")
     with pytest.raises(BadCheckpointError):
         load_detector(tmp_path / "o.pt")
+
+
+@pytest.mark.parametrize(("small_stem", "logit_side"), [(True, 32), (False, 8)])
+def test_fpn_decoder_logits_at_first_stage_resolution(small_stem: bool, logit_side: int) -> None:
+    model = SaliencyFCN("resnet10_w16", small_stem=small_stem, output_stride=8, decoder="fpn").eval()
+    x = torch.rand(2, 3, 32, 32)
+    stages = model.stages(x)
+    assert stages[0].shape[-1] == logit_side  # layer1: stride 1 (3x3/1 stem) or 4 (7x7/2 stem + pool)
+    assert model.head(stages).shape == (2, 1, logit_side, logit_side)
+    assert model(x).shape == (2, 1, 32, 32)
+    # Every stage reaches the logits: a change to the first stage's features alone changes them.
+    head = model.head
+    assert isinstance(head, torch.nn.Module)
+    bumped = [stages[0] + 1.0, *stages[1:]]
+    assert not torch.allclose(head(bumped), head(stages))
+    with pytest.raises(ValueError, match="decoder"):
+        SaliencyFCN("resnet10_w16", small_stem=True, decoder="unet")
+
+
+def test_fpn_detector_roundtrip_and_old_checkpoints(tmp_path: Path) -> None:
+    model = SaliencyFCN("resnet10_w16", small_stem=True, output_stride=8, decoder="fpn").eval()
+    save_fcn(tmp_path / "fpn.pt", model, image_size=24, meta={})
+    detector, state = load_detector(tmp_path / "fpn.pt")
+    assert state["decoder"] == "fpn"
+    x = torch.rand(1, 3, 24, 24)
+    assert torch.allclose(detector.predict(x), torch.sigmoid(model(x)), atol=1e-6)
+    # A checkpoint written before the decoder option existed has no "decoder" key: a 1x1 head.
+    plain = SaliencyFCN("resnet10_w16", small_stem=True, output_stride=8)
+    save_fcn(tmp_path / "old.pt", plain, image_size=24, meta={})
+    old = torch.load(tmp_path / "old.pt", weights_only=True)
+    del old["decoder"]
+    torch.save(old, tmp_path / "old.pt")
+    detector, _ = load_detector(tmp_path / "old.pt")
+    assert detector.model.decoder == "none"
+
+
+def test_ssl_init_with_fpn_decoder(tmp_path: Path) -> None:
+    backbone = build_resnet("resnet10_w16", small_stem=True)
+    meta = {"method": "byol"}
+    save_backbone(tmp_path / "ssl.pt", backbone, arch="resnet10_w16", small_stem=True, meta=meta)
+    model, meta = build_fcn("resnet50", small_stem=False, decoder="fpn", init=tmp_path / "ssl.pt")
+    assert meta["init"] == "ssl" and model.decoder == "fpn"
+    assert torch.equal(model.backbone.layer4[0].conv1.weight, backbone.layer4[0].conv1.weight)

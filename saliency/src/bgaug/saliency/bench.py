@@ -54,7 +54,9 @@ def run_bench(
 
         q = PRESETS["quick"]
         detector = FCNDetector(
-            SaliencyFCN(q.arch, small_stem=q.small_stem, output_stride=q.output_stride), q.image_size, device
+            SaliencyFCN(q.arch, small_stem=q.small_stem, output_stride=q.output_stride, decoder=q.decoder),
+            q.image_size,
+            device,
         )
     detector.predict_arrays(images[:2])
     t = time.perf_counter()

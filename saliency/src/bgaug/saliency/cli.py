@@ -73,6 +73,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "arch": args.arch,
         "small_stem": args.small_stem,
         "output_stride": args.output_stride,
+        "decoder": args.decoder,
+        "bce_weight": args.bce_weight,
         "rounds": args.rounds,
         "epochs_per_round": args.epochs_per_round,
         "phase2_epochs": args.phase2_epochs,
@@ -187,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--small-stem", action="store_true", default=None, help="3x3/1 stem for small images")
     p.add_argument(
         "--output-stride", type=int, choices=[2, 4, 8, 16, 32], help="network output stride (default 8)"
+    )
+    p.add_argument(
+        "--decoder",
+        choices=["none", "fpn"],
+        help="none: 1x1 head at the output stride (paper); fpn: top-down decoder to full resolution",
+    )
+    p.add_argument(
+        "--bce-weight", type=float, help="weight of a per-pixel BCE term beside 1 - soft F (paper: 0)"
     )
     p.add_argument("--rounds", type=int, help="phase-I refinement rounds (default 3)")
     p.add_argument("--epochs-per-round", type=int)
