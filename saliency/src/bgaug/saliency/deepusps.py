@@ -111,8 +111,8 @@ PRESETS: dict[str, FitConfig] = {
     "paper": FitConfig(),
     # CPU minutes on 300-600 64-px images. ResNet-10 at width 16 with the 3x3/1 stem and output
     # stride 8: dilated convolutions (stride 4) cost 7x more CPU time per image here (measured,
-    # docs/saliency.md). The top-down decoder (full-resolution logits) and the BCE term make a
-    # random-init network learn several times faster; both measured in docs/saliency.md.
+    # docs/saliency.md). With the top-down decoder (full-resolution logits) and the BCE term a
+    # random-init network trains faster and generalises better (measured in docs/saliency.md).
     "quick": FitConfig(
         image_size=64,
         handcrafted_size=64,
@@ -288,7 +288,8 @@ def train(
                     # Nothing is written before training ends, so no checkpoint is lost.
                     where = f"round {r + 1}, epoch {epoch + 1}, step {step + 1}"
                     raise UserError(
-                        f"{name}: loss is {float(loss.detach())} at {where}; stopped (lower the lr)"
+                        f"{name}: loss is {float(loss.detach())} at {where}; stopped"
+                        " (lower --lr-phase1 / --lr-phase2)"
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
