@@ -81,11 +81,9 @@ def test_fpn_decoder_logits_at_first_stage_resolution(small_stem: bool, logit_si
     assert stages[0].shape[-1] == logit_side  # layer1: stride 1 (3x3/1 stem) or 4 (7x7/2 stem + pool)
     assert model.head(stages).shape == (2, 1, logit_side, logit_side)
     assert model(x).shape == (2, 1, 32, 32)
-    # Every stage reaches the logits: a change to the first stage's features alone changes them.
-    head = model.head
-    assert isinstance(head, torch.nn.Module)
+    # The first stage reaches the logits (the 1x1 head sees only the last): changing it alone changes them.
     bumped = [stages[0] + 1.0, *stages[1:]]
-    assert not torch.allclose(head(bumped), head(stages))
+    assert not torch.allclose(model.head(bumped), model.head(stages))
     with pytest.raises(ValueError, match="decoder"):
         SaliencyFCN("resnet10_w16", small_stem=True, decoder="unet")
 

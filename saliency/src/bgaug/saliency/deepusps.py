@@ -381,6 +381,17 @@ def fit(
     summary: dict[str, Any] = {"n_images": len(data.relpaths), "skipped": data.skipped, "phase1": {}}
     refined: list[Tensor] = []
     init_meta: dict[str, Any] = {}
+
+    def fresh_network() -> tuple[SaliencyFCN, dict[str, Any]]:
+        """Every phase-I network and the phase-II one start the same way: fresh, from ``init``."""
+        return build_fcn(
+            config.arch,
+            small_stem=config.small_stem,
+            output_stride=config.output_stride,
+            decoder=config.decoder,
+            init=init,
+        )
+
     for m, method in enumerate(config.methods):
         pseudo = (maps[m] >= config.threshold_of(method)).float()
         state = {"targets": pseudo}
@@ -391,13 +402,7 @@ def fit(
         def current(state: dict[str, Tensor] = state) -> list[Tensor]:
             return [state["targets"]]
 
-        model, init_meta = build_fcn(
-            config.arch,
-            small_stem=config.small_stem,
-            output_stride=config.output_stride,
-            decoder=config.decoder,
-            init=init,
-        )
+        model, init_meta = fresh_network()
         losses = train(
             model,
             data.images,
@@ -419,13 +424,7 @@ def fit(
             entry["network"] = score(predict_all(model, data.images, dev), gts)
             entry["refined_labels"] = score(state["targets"], gts)
         summary["phase1"][method] = entry
-    model, init_meta = build_fcn(
-        config.arch,
-        small_stem=config.small_stem,
-        output_stride=config.output_stride,
-        decoder=config.decoder,
-        init=init,
-    )
+    model, init_meta = fresh_network()
     summary["phase2_losses"] = train(
         model,
         data.images,
