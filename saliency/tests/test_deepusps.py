@@ -7,7 +7,7 @@ import torch
 
 from bgaug.core.cli import UserError
 from bgaug.core.io import save_png
-from bgaug.saliency.deepusps import FitConfig, config_with, fit, saliency_loss, soft_f_loss
+from bgaug.saliency.deepusps import PRESETS, FitConfig, config_with, fit, saliency_loss, soft_f_loss
 from bgaug.saliency.fcn import load_detector
 
 from .scenes import ellipse_scene
@@ -51,6 +51,9 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="bce_weight"):
         FitConfig(bce_weight=-1.0)
     assert FitConfig().decoder == "none" and FitConfig().bce_weight == 0.0  # the paper's network and loss
+    with pytest.raises(ValueError, match="phase2_labels"):
+        FitConfig(phase2_labels="gt")
+    assert FitConfig().phase2_labels == "refined" and PRESETS["quick"].phase2_labels == "refined"  # DeepUSPS
 
 
 def test_fit_end_to_end(tmp_path: Path) -> None:
@@ -116,3 +119,57 @@ def test_non_finite_loss_stops_with_one_line(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(UserError, match=r"phase I mc: loss is nan at round 1, epoch 1, step 1"):
         fit(tmp_path / "images", tmp_path / "det.pt", config, workers=1, progress=False)
     assert not (tmp_path / "det.pt").exists()
+
+
+@pytest.mark.parametrize("phase2_labels", ["refined", "pseudo", "both"])
+def test_phase2_learns_the_chosen_label_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase2_labels: str
+) -> None:
+    from bgaug.saliency import deepusps
+
+    for i in range(3):
+        image, _ = ellipse_scene(i, 24, 24)
+        save_png(tmp_path / "images" / f"{i}.png", image)
+    real_train = deepusps.train
+    seen: dict[str, list[torch.Tensor]] = {}
+
+    def spy(model: object, images: torch.Tensor, targets: object, **kwargs: object) -> list[float]:
+        name = str(kwargs["name"])
+        seen[f"{name} before"] = [t.clone() for t in targets()]  # type: ignore[operator]
+        losses = real_train(model, images, targets, **kwargs)  # type: ignore[arg-type]
+        seen[f"{name} after"] = [t.clone() for t in targets()]  # type: ignore[operator]
+        return losses
+
+    monkeypatch.setattr(deepusps, "train", spy)
+    config = config_with(
+        "quick",
+        {
+            "image_size": 24,
+            "methods": ("mc", "rbd"),
+            "rounds": 1,
+            "epochs_per_round": 2,
+            "phase2_epochs": 1,
+            "batch_size": 3,
+            "phase2_labels": phase2_labels,
+            "alpha": 0.1,  # refined labels then follow the predictions, so they differ from the pseudo-labels
+        },
+    )
+    summary = fit(tmp_path / "images", tmp_path / "det.pt", config, workers=1, progress=False)
+    phase2 = seen["phase II before"]
+    if phase2_labels == "pseudo":
+        # Phase I is skipped; phase II gets the binarised hand-crafted maps.
+        assert sorted(seen) == ["phase II after", "phase II before"]
+        assert "losses" not in summary["phase1"]["mc"]
+        images = deepusps.load_training_images(tmp_path / "images", 24, progress=False).images
+        maps = deepusps.handcrafted_maps(images, ("mc", "rbd"), 24, 1, progress=False)
+        expected = [(maps[m] >= 0.5).float() for m in range(2)]
+    else:
+        pseudo = [seen[f"phase I {m} before"][0] for m in ("mc", "rbd")]
+        refined = [seen[f"phase I {m} after"][0] for m in ("mc", "rbd")]
+        assert not all(torch.equal(a, b) for a, b in zip(refined, pseudo, strict=True))  # distinguishable
+        expected = refined if phase2_labels == "refined" else refined + pseudo
+        assert len(summary["phase1"]["mc"]["losses"]) == 2
+    assert len(phase2) == len(expected)
+    assert all(torch.equal(a, b) for a, b in zip(phase2, expected, strict=True))
+    _, state = load_detector(tmp_path / "det.pt")
+    assert state["meta"]["config"]["phase2_labels"] == phase2_labels

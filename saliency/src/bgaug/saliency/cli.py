@@ -75,6 +75,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "output_stride": args.output_stride,
         "decoder": args.decoder,
         "bce_weight": args.bce_weight,
+        "phase2_labels": args.phase2_labels,
         "rounds": args.rounds,
         "epochs_per_round": args.epochs_per_round,
         "phase2_epochs": args.phase2_epochs,
@@ -197,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--bce-weight", type=float, help="weight of a per-pixel BCE term beside 1 - soft F (paper: 0)"
+    )
+    p.add_argument(
+        "--phase2-labels",
+        choices=["refined", "pseudo", "both"],
+        help="what phase II learns: refined (phase-I refined labels, DeepUSPS; default), pseudo "
+        "(the binarised hand-crafted maps; phase I is skipped) or both",
     )
     p.add_argument("--rounds", type=int, help="phase-I refinement rounds (default 3)")
     p.add_argument("--epochs-per-round", type=int)
