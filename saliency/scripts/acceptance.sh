@@ -25,7 +25,10 @@ out = sys.argv[1]
 fit = json.load(open(f"{out}/fit.json"))
 print("train split (pretrain, transductive):", fit["n_images"], "images")
 for m, e in fit["phase1"].items():
-    print(f"  {m:4s} pseudo maxF {e['pseudo_labels']['max_f']:.3f}  phase-I net {e['network']['max_f']:.3f}  refined labels {e['refined_labels']['max_f']:.3f}")
+    line = f"  {m:4s} pseudo maxF {e['pseudo_labels']['max_f']:.3f}  binarised {e['pseudo_labels_binary']['max_f']:.3f}"
+    if "network" in e:  # absent with --phase2-labels pseudo (phase I skipped)
+        line += f"  phase-I net {e['network']['max_f']:.3f}  refined labels {e['refined_labels']['max_f']:.3f}"
+    print(line)
 print(f"  detector maxF {fit['detector']['max_f']:.3f} MAE {fit['detector']['mae']:.3f}; centre prior {fit['centre_prior']['max_f']:.3f}")
 print("val split (held out):")
 for m in ["rbd", "mc", "dsr", "mbd", "detector"]:
