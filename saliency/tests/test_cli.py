@@ -105,3 +105,21 @@ def test_eval_of_a_folder_of_maps(tmp_path: Path) -> None:
         == 0
     )
     assert json.loads((tmp_path / "r.json").read_text())["max_f"] == pytest.approx(1.0)
+
+
+def test_fit_flags_reach_the_checkpoint(tmp_path: Path) -> None:
+    from bgaug.saliency.fcn import load_detector
+
+    for i in range(3):
+        image, _ = ellipse_scene(i, 24, 24)
+        save_png(tmp_path / "images" / f"{i}.png", image)
+    images, out = str(tmp_path / "images"), str(tmp_path / "det.pt")
+    argv = ["fit", "--images", images, "--out", out, "--preset", "quick"]
+    flags = ["--image-size", "24", "--methods", "mc", "--phase2-epochs", "1", "--workers", "1"]
+    assert main([*argv, *flags, "--phase2-labels", "pseudo", "--json", str(tmp_path / "fit.json")]) == 0
+    _, state = load_detector(tmp_path / "det.pt")
+    assert state["meta"]["config"]["phase2_labels"] == "pseudo"
+    assert "losses" not in json.loads((tmp_path / "fit.json").read_text())["phase1"]["mc"]  # phase I skipped
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, *flags, "--phase2-labels", "gt"])
+    assert exc.value.code == 2
