@@ -123,3 +123,7 @@ def test_fit_flags_reach_the_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main([*argv, *flags, "--phase2-labels", "gt"])
     assert exc.value.code == 2
+    bank = tmp_path / "bank"
+    predict = ["predict", "--checkpoint", out, "--images", images, "--out", str(bank)]
+    assert main([*predict, "--flip-average"]) == 0
+    assert json.loads((bank / "bank.json").read_text())["detector"]["test_time"] == "flip_average"

@@ -9,7 +9,7 @@ import torchvision
 
 from bgaug.core.backbones import build_resnet, save_backbone
 from bgaug.core.io import BadCheckpointError
-from bgaug.saliency.fcn import SaliencyFCN, build_fcn, load_detector, save_fcn
+from bgaug.saliency.fcn import FCNDetector, SaliencyFCN, build_fcn, load_detector, save_fcn
 
 
 def _conv_layout(model: torch.nn.Module) -> list[tuple[str, object, object, object]]:
@@ -112,3 +112,19 @@ def test_ssl_init_with_fpn_decoder(tmp_path: Path) -> None:
     model, meta = build_fcn("resnet50", small_stem=False, decoder="fpn", init=tmp_path / "ssl.pt")
     assert meta["init"] == "ssl" and model.decoder == "fpn"
     assert torch.equal(model.backbone.layer4[0].conv1.weight, backbone.layer4[0].conv1.weight)
+
+
+def test_flip_average_is_mirror_equivariant() -> None:
+    torch.manual_seed(0)
+    model = SaliencyFCN("resnet10_w16", small_stem=True, output_stride=8, decoder="fpn")
+    x = torch.rand(2, 3, 24, 24)
+    plain = FCNDetector(model, 24)
+    # A random network is not mirror-equivariant on its own, so the check below can fail.
+    assert not torch.allclose(plain.predict(x.flip(-1)).flip(-1), plain.predict(x), atol=1e-4)
+    averaged = FCNDetector(model, 24, flip_average=True)
+    assert torch.allclose(averaged.predict(x.flip(-1)).flip(-1), averaged.predict(x), atol=1e-6)
+    mean = (plain.predict(x) + plain.predict(x.flip(-1)).flip(-1)) / 2
+    assert torch.allclose(averaged.predict(x), mean, atol=1e-6)
+    image = (x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    both = averaged.predict_arrays([image, image[:, ::-1]])
+    assert np.allclose(both[0], both[1][:, ::-1], atol=1e-6)

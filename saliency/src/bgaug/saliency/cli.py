@@ -56,6 +56,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         workers=args.workers,
+        flip_average=args.flip_average,
     )
     _emit(_bank_summary(manifest, args.out), args.json, ("bank", "n_images", "summary"))
     return 0
@@ -164,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=None, help="decode/encode threads (default: min(8, cores))")
+    p.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average each map with the mirrored image's map (2x the compute; off by default)",
+    )
 
     p = sub.add_parser("fit", help="train the DeepUSPS2 detector on a folder of images (no labels)")
     p.add_argument("--images", required=True, help="training image folder (searched recursively)")

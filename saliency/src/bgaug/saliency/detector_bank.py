@@ -28,19 +28,22 @@ def detector_bank(
     device: str = "cpu",
     batch_size: int = 32,
     workers: int | None = None,
+    flip_average: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Build (or resume) the mask bank of the detector in ``checkpoint``; return its manifest."""
+    """Build (or resume) the mask bank of the detector in ``checkpoint``; return its manifest.
+
+    ``flip_average`` averages each map with the map of the mirrored image (``FCNDetector``).
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    detector, state = load_detector(checkpoint, device)
+    detector, state = load_detector(checkpoint, device, flip_average)
     meta = state.get("meta", {})
+    identity = {"name": "deepusps2", "sha256": sha256_file(checkpoint), "init": meta.get("init", "unknown")}
+    if flip_average:  # only then, so banks built before the option existed still resume
+        identity["test_time"] = "flip_average"
     spec = BankSpec(
-        detector={
-            "name": "deepusps2",
-            "sha256": sha256_file(checkpoint),
-            "init": meta.get("init", "unknown"),
-        },
+        detector=identity,
         threshold=threshold,
         soft_maps=soft_maps,
     )
