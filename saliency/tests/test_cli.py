@@ -127,3 +127,15 @@ def test_fit_flags_reach_the_checkpoint(tmp_path: Path) -> None:
     predict = ["predict", "--checkpoint", out, "--images", images, "--out", str(bank)]
     assert main([*predict, "--flip-average"]) == 0
     assert json.loads((bank / "bank.json").read_text())["detector"]["test_time"] == "flip_average"
+
+
+def test_fit_choices_match_the_library() -> None:
+    """The parser lists choices by hand (importing torch at start-up would slow every command)."""
+    from bgaug.saliency.cli import build_parser
+    from bgaug.saliency.deepusps import PHASE2_LABELS
+    from bgaug.saliency.fcn import DECODERS
+
+    fit_parser = build_parser()._subparsers._group_actions[0].choices["fit"]  # type: ignore[union-attr]
+    choices = {a.dest: a.choices for a in fit_parser._actions}
+    assert list(choices["phase2_labels"]) == list(PHASE2_LABELS)
+    assert list(choices["decoder"]) == list(DECODERS)

@@ -388,7 +388,6 @@ def fit(
     gts = ground_truth(gt_root, data.relpaths, config.image_size) if gt_root is not None else None
     summary: dict[str, Any] = {"n_images": len(data.relpaths), "skipped": data.skipped, "phase1": {}}
     refined: list[Tensor] = []
-    pseudo_sets: list[Tensor] = []
     init_meta: dict[str, Any] = {}
 
     def fresh_network() -> tuple[SaliencyFCN, dict[str, Any]]:
@@ -401,9 +400,12 @@ def fit(
             init=init,
         )
 
+    def pseudo_labels(m: int) -> Tensor:
+        """Method ``m``'s map binarised at its threshold: the labels phase I starts from."""
+        return (maps[m] >= config.threshold_of(config.methods[m])).float()
+
     for m, method in enumerate(config.methods):
-        pseudo = (maps[m] >= config.threshold_of(method)).float()
-        pseudo_sets.append(pseudo)
+        pseudo = pseudo_labels(m)
         entry: dict[str, Any] = {"threshold": config.threshold_of(method)}
         if gts is not None:
             entry["pseudo_labels"] = score(maps[m], gts)
@@ -438,9 +440,11 @@ def fit(
         if gts is not None:
             entry["network"] = score(predict_all(model, data.images, dev), gts)
             entry["refined_labels"] = score(state["targets"], gts)
-    phase2_targets = {"refined": refined, "pseudo": pseudo_sets, "both": refined + pseudo_sets}[
-        config.phase2_labels
-    ]
+    if config.phase2_labels == "refined":
+        phase2_targets = refined
+    else:  # rebuilt here, not kept through phase I: each set is N x S x S floats
+        hand_crafted = [pseudo_labels(m) for m in range(len(config.methods))]
+        phase2_targets = hand_crafted if config.phase2_labels == "pseudo" else refined + hand_crafted
     model, init_meta = fresh_network()
     summary["phase2_losses"] = train(
         model,
