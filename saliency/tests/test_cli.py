@@ -129,13 +129,27 @@ def test_fit_flags_reach_the_checkpoint(tmp_path: Path) -> None:
     assert json.loads((bank / "bank.json").read_text())["detector"]["test_time"] == "flip_average"
 
 
-def test_fit_choices_match_the_library() -> None:
+def test_parser_choices_match_the_library() -> None:
     """The parser lists choices by hand (importing torch at start-up would slow every command)."""
     from bgaug.saliency.cli import build_parser
-    from bgaug.saliency.deepusps import PHASE2_LABELS
+    from bgaug.saliency.deepusps import PHASE2_LABELS, PRESETS
     from bgaug.saliency.fcn import DECODERS
 
-    fit_parser = build_parser()._subparsers._group_actions[0].choices["fit"]  # type: ignore[union-attr]
-    choices = {a.dest: a.choices for a in fit_parser._actions}
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    choices = {a.dest: a.choices for a in commands["fit"]._actions}
     assert list(choices["phase2_labels"]) == list(PHASE2_LABELS)
     assert list(choices["decoder"]) == list(DECODERS)
+    assert list(choices["preset"]) == list(PRESETS)
+    assert [a.choices for a in commands["bench"]._actions if a.dest == "preset"] == [list(PRESETS)]
+
+
+def test_bench_times_the_detector_two_ways(tmp_path: Path) -> None:
+    argv = ["bench", "--size", "24", "--n-images", "1", "--batch-size", "3", "--model-size", "40"]
+    assert main([*argv, "--json", str(tmp_path / "b.json")]) == 0
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert result["detector_batch_size"] == 3
+    assert result["detector_image_size"] == 64  # the quick preset's training size
+    assert result["detector_model_image_size"] == 40
+    assert result["detector_images_per_s"] > 0 and result["detector_model_images_per_s"] > 0
+    assert all(result[f"{m}_images_per_s_per_core"] > 0 for m in ("rbd", "mc", "dsr", "mbd"))
+    assert main([*argv, "--batch-size", "0"]) == 2

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bgaug.core.config import check_choice
 from bgaug.saliency.handcrafted import METHODS
 
 
@@ -26,44 +27,92 @@ def _scene(size: int, seed: int) -> np.ndarray:
 
 
 def run_bench(
-    *, size: int = 300, n_images: int = 8, checkpoint: str | None = None, device: str = "cpu"
+    *,
+    size: int = 300,
+    n_images: int = 8,
+    checkpoint: str | None = None,
+    device: str = "cpu",
+    preset: str = "quick",
+    batch_size: int = 32,
+    model_size: int | None = None,
+    repeats: int = 3,
 ) -> dict[str, Any]:
-    """Measured in this process, one image at a time on one core (hand-crafted) and batched (detector)."""
-    if size < 16 or n_images < 1:
-        raise ValueError("size must be >= 16 and n_images >= 1")
-    images = [_scene(size, i) for i in range(n_images)]
+    """Hand-crafted methods one image at a time on one core; the detector two ways, batched.
+
+    ``detector_images_per_s`` is ``predict_arrays`` on ``batch_size`` drawn ``size``-px RGB arrays in
+    host memory (transfer, resizing and upsampling included: what ``predict`` costs per image).
+    ``detector_model_images_per_s`` is the network alone on a batch already on the device at
+    ``model_size`` px (default: the detector's training size), synchronised: the ceiling (on CUDA
+    also under bfloat16 autocast). Each is the best of ``repeats`` timed batches after one warm-up
+    batch. Without ``checkpoint`` the network is a randomly initialised ``preset`` one (same cost as
+    a trained one)."""
+    if size < 16 or n_images < 1 or batch_size < 1 or repeats < 1:
+        raise ValueError("size must be >= 16 and n_images, batch_size and repeats >= 1")
+    if model_size is not None and model_size < 16:
+        raise ValueError(f"model_size must be >= 16, got {model_size}")
+    images = [_scene(size, i) for i in range(max(n_images, batch_size))]
     result: dict[str, Any] = {
         "size": size,
         "n_images": n_images,
         "machine": platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(),
+        "device": device,
     }
     for name, fn in METHODS.items():
         fn(images[0])  # warm-up
         t = time.perf_counter()
-        for image in images:
+        for image in images[:n_images]:
             fn(image)
         result[f"{name}_images_per_s_per_core"] = n_images / (time.perf_counter() - t)
-    from bgaug.saliency.fcn import FCNDetector, load_detector
+    from bgaug.saliency.fcn import FCNDetector, SaliencyFCN, load_detector
 
     if checkpoint:
         detector, _ = load_detector(checkpoint, device)
+        result["detector"] = str(checkpoint)
     else:
         from bgaug.saliency.deepusps import PRESETS
-        from bgaug.saliency.fcn import SaliencyFCN
 
-        q = PRESETS["quick"]
-        detector = FCNDetector(
-            SaliencyFCN(q.arch, small_stem=q.small_stem, output_stride=q.output_stride, decoder=q.decoder),
-            q.image_size,
-            device,
-        )
-    detector.predict_arrays(images[:2])
-    t = time.perf_counter()
-    detector.predict_arrays(images)
-    result["detector_images_per_s"] = n_images / (time.perf_counter() - t)
+        check_choice("preset", preset, PRESETS)
+        q = PRESETS[preset]
+        model = SaliencyFCN(q.arch, small_stem=q.small_stem, output_stride=q.output_stride, decoder=q.decoder)
+        detector = FCNDetector(model, q.image_size, device)
+        result["detector"] = f"random {preset} preset ({q.arch})"
+    batch = images[:batch_size]
+    result["detector_batch_size"] = batch_size
     result["detector_image_size"] = detector.image_size
+    result["detector_images_per_s"] = batch_size / _best_seconds(
+        lambda: detector.predict_arrays(batch), repeats, detector.device
+    )
+    side = model_size or detector.image_size
+    x = torch.rand(batch_size, 3, side, side, device=detector.device)
+    with torch.no_grad():
+        seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
+    result["detector_model_image_size"] = side
+    result["detector_model_images_per_s"] = batch_size / seconds
+    if detector.device.type == "cuda":
+        # predict runs in float32; this says what bfloat16 autocast would gain before it is offered
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
+        result["detector_model_images_per_s_bf16_autocast"] = batch_size / seconds
     return result
+
+
+def _best_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
+    """Fastest of ``repeats`` calls after one warm-up, the device synchronised around each call."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        t = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 IMAGENET_TRAIN = 1_281_167

@@ -127,7 +127,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     else:
         result = run_bench(
-            size=args.size, n_images=args.n_images, checkpoint=args.checkpoint, device=args.device
+            size=args.size,
+            n_images=args.n_images,
+            checkpoint=args.checkpoint,
+            device=args.device,
+            preset=args.preset,
+            batch_size=args.batch_size,
+            model_size=args.model_size,
         )
     _emit(result, args.json, tuple(result))
     return 0
@@ -240,8 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", type=int, default=300, help="image side (default 300)")
     p.add_argument("--n-images", type=int, default=8)
+    p.add_argument("--checkpoint", help="detector checkpoint to time (default: a random --preset network)")
     p.add_argument(
-        "--checkpoint", help="detector checkpoint to time (default: a random quick-preset network)"
+        "--preset",
+        choices=["paper", "quick"],
+        default="quick",
+        help="network timed without --checkpoint (default quick; paper = dilated ResNet-50 at 432 px)",
+    )
+    p.add_argument("--batch-size", type=int, default=32, help="detector batch (default 32)")
+    p.add_argument(
+        "--model-size",
+        type=int,
+        help="side of the network-alone timing's input (default: the detector's training size)",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument(

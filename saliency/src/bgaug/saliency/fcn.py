@@ -201,7 +201,7 @@ class FCNDetector:
         self.device = torch.device(device)
         self.flip_average = flip_average
 
-    def _maps(self, x: Tensor) -> Tensor:
+    def network_maps(self, x: Tensor) -> Tensor:
         """Sigmoid maps of training-size images. ``flip_average`` averages them with the maps of the
         mirrored images, mirrored back: twice the compute, a small consistent gain (docs/saliency.md)."""
         maps = torch.sigmoid(self.model(x))
@@ -209,34 +209,39 @@ class FCNDetector:
             maps = (maps + torch.sigmoid(self.model(x.flip(-1))).flip(-1)) / 2
         return maps
 
+    def _input(self, images: Tensor) -> Tensor:
+        """[0, 1] float images (N, 3, H, W) already on the device, resized to the training size."""
+        size = (self.image_size, self.image_size)
+        return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+
     @torch.no_grad()
     def predict(self, images: Tensor) -> Tensor:
-        size = images.shape[-2:]
-        x = images.to(self.device, torch.float32)
-        x = F.interpolate(
-            x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True
+        x = self._input(images.to(self.device, torch.float32))
+        maps = F.interpolate(
+            self.network_maps(x), size=images.shape[-2:], mode="bilinear", align_corners=False
         )
-        maps = F.interpolate(self._maps(x), size=size, mode="bilinear", align_corners=False)
         return maps.clamp(0.0, 1.0)
 
+    @torch.no_grad()
     def predict_arrays(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Maps (H, W) float in [0, 1] of RGB uint8 images of any sizes, run as one batch."""
-        resized = [
-            F.interpolate(
-                torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255.0,
-                size=(self.image_size, self.image_size),
-                mode="bilinear",
-                align_corners=False,
-                antialias=True,
-            )
-            for image in images
-        ]
-        with torch.no_grad():
-            maps = self._maps(torch.cat(resized).to(self.device)).float().cpu()
+        """Maps (H, W) float in [0, 1] of RGB uint8 images of any sizes, run as one batch.
+
+        Each image travels to the device as uint8 and is resized and its map upsampled there: on a
+        GPU, resizing on the host costs more per image than the network does."""
+        x = torch.cat(
+            [
+                self._input(
+                    torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None]
+                    / 255.0
+                )
+                for image in images
+            ]
+        )
+        maps = self.network_maps(x).float()
         out = []
         for image, m in zip(images, maps, strict=True):
             full = F.interpolate(m[None], size=image.shape[:2], mode="bilinear", align_corners=False)
-            out.append(full[0, 0].clamp(0.0, 1.0).double().numpy())
+            out.append(full[0, 0].clamp(0.0, 1.0).cpu().double().numpy())
         return out
 
 
