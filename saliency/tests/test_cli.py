@@ -132,6 +132,7 @@ def test_fit_flags_reach_the_checkpoint(tmp_path: Path) -> None:
 def test_parser_choices_match_the_library() -> None:
     """The parser lists choices by hand (importing torch at start-up would slow every command)."""
     from bgaug.saliency.cli import build_parser
+    from bgaug.saliency.crf import CRF_MODES
     from bgaug.saliency.deepusps import PHASE2_LABELS, PRESETS
     from bgaug.saliency.fcn import DECODERS
 
@@ -140,6 +141,7 @@ def test_parser_choices_match_the_library() -> None:
     assert list(choices["phase2_labels"]) == list(PHASE2_LABELS)
     assert list(choices["decoder"]) == list(DECODERS)
     assert list(choices["preset"]) == list(PRESETS)
+    assert list(choices["crf"]) == list(CRF_MODES)
     assert [a.choices for a in commands["bench"]._actions if a.dest == "preset"] == [list(PRESETS)]
 
 

@@ -54,6 +54,9 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="phase2_labels"):
         FitConfig(phase2_labels="gt")
     assert FitConfig().phase2_labels == "refined" and PRESETS["quick"].phase2_labels == "refined"  # DeepUSPS
+    with pytest.raises(ValueError, match="crf"):
+        FitConfig(crf="yes")
+    assert FitConfig().crf == "auto" and PRESETS["quick"].crf == "off"
 
 
 def test_fit_end_to_end(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "decoder": args.decoder,
         "bce_weight": args.bce_weight,
         "phase2_labels": args.phase2_labels,
+        "crf": args.crf,
         "rounds": args.rounds,
         "epochs_per_round": args.epochs_per_round,
         "phase2_epochs": args.phase2_epochs,
@@ -216,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["refined", "pseudo", "both"],
         help="what phase II learns: refined (phase-I refined labels, DeepUSPS; default), pseudo "
         "(the binarised hand-crafted maps; phase I is skipped) or both",
+    )
+    p.add_argument(
+        "--crf",
+        choices=["auto", "on", "off"],
+        help="dense-CRF smoothing of each round's average (DeepUSPS): auto (paper preset) uses it when "
+        "pydensecrf is installed (bgaug-saliency[crf]), on requires it, off (quick preset) skips it",
     )
     p.add_argument("--rounds", type=int, help="phase-I refinement rounds (default 3)")
     p.add_argument("--epochs-per-round", type=int)

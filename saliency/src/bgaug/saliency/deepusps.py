@@ -4,8 +4,8 @@ Phase I, for every hand-crafted method: a fresh FCN is trained on that method's 
 per-method threshold, with loss 1 - soft F-beta (beta^2 = 0.3), for ``rounds`` refinement rounds.
 During a round the network's predictions on each training image (taken from the training forward
 passes, flips undone) are averaged over epochs, M <- alpha * M + (1 - alpha) * P with alpha = 0.7;
-the next round's targets are that average binarised at 0.5. (DeepUSPS smooths the average with a dense
-CRF first; no maintained CRF package installs here, so this is the documented fallback.)
+the next round's targets are that average binarised at 0.5, after DeepUSPS's dense-CRF smoothing
+when ``crf`` allows it and pydensecrf is installed (``crf.py``; the fallback is the plain average).
 Phase II: one fresh FCN learns from all refined label sets at once (the loss averages the methods).
 ``phase2_labels`` can point phase II at the hand-crafted pseudo-labels instead, or at both; on the
 synthetic benchmark the hand-crafted labels gave the better detector (docs/saliency.md).
@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from bgaug.core.config import check_choice, check_positive, check_probability, c
 from bgaug.core.io import BadImageError, list_images, load_image, load_mask
 from bgaug.core.seeding import seed_everything, torch_generator
 from bgaug.saliency.bank import MIN_SIDE
+from bgaug.saliency.crf import CRF_MODES, dense_crf, resolve_crf
 from bgaug.saliency.fcn import DECODERS, SaliencyFCN, build_fcn, save_fcn
 from bgaug.saliency.handcrafted import METHODS
 from bgaug.saliency.metrics import BETA2, SaliencyScores, centre_prior, to_uint8
@@ -74,6 +76,7 @@ class FitConfig:
     lr_phase2: float = 6e-6
     poly_power: float = 0.9
     alpha: float = 0.7
+    crf: str = "auto"  # crf.CRF_MODES: smooth each round's average with a dense CRF when installed
     bce_weight: float = 0.0  # 0 = the paper's loss, 1 - soft F-beta alone
     phase2_labels: str = "refined"  # PHASE2_LABELS
     max_images: int = 0  # 0 = all
@@ -86,6 +89,7 @@ class FitConfig:
             check_choice("methods", m, METHODS)
         check_choice("decoder", self.decoder, DECODERS)
         check_choice("phase2_labels", self.phase2_labels, PHASE2_LABELS)
+        check_choice("crf", self.crf, CRF_MODES)
         if self.label_thresholds and len(self.label_thresholds) != len(self.methods):
             raise ValueError(
                 "label_thresholds needs one value per method "
@@ -129,6 +133,7 @@ PRESETS: dict[str, FitConfig] = {
         output_stride=8,
         decoder="fpn",
         bce_weight=1.0,
+        crf="off",
         rounds=2,
         epochs_per_round=2,
         phase2_epochs=3,
@@ -195,8 +200,20 @@ def load_training_images(
     return TrainingImages(kept, torch.stack(arrays), skipped)
 
 
-def _maps_of(args: tuple[np.ndarray, tuple[str, ...], int]) -> np.ndarray:
-    image, methods, size = args
+def _parallel_map(
+    fn: Callable[..., np.ndarray], tasks: list[tuple[Any, ...]], workers: int, desc: str, progress: bool
+) -> list[np.ndarray]:
+    """``fn(*task)`` for every task, in order, on ``workers`` spawned processes (1: in this one)."""
+    bar = partial(tqdm, total=len(tasks), desc=desc, unit="img", disable=not progress)
+    if workers <= 1:
+        return [fn(*t) for t in bar(tasks)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(
+            bar(pool.map(fn, *zip(*tasks, strict=True), chunksize=max(1, len(tasks) // (8 * workers))))
+        )
+
+
+def _maps_of(image: np.ndarray, methods: tuple[str, ...], size: int) -> np.ndarray:
     out = []
     for m in methods:
         sal = torch.from_numpy(METHODS[m](image)).float()[None, None]
@@ -218,15 +235,16 @@ def handcrafted_maps(
         .to(torch.uint8)
     )
     tasks = [(small[i].permute(1, 2, 0).numpy().copy(), tuple(methods), s) for i in range(n)]
-    if workers <= 1:
-        results = [
-            _maps_of(t) for t in tqdm(tasks, desc="hand-crafted maps", unit="img", disable=not progress)
-        ]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            it = pool.map(_maps_of, tasks, chunksize=max(1, n // (8 * workers)))
-            results = list(tqdm(it, total=n, desc="hand-crafted maps", unit="img", disable=not progress))
+    results = _parallel_map(_maps_of, tasks, workers, "hand-crafted maps", progress)
     return torch.from_numpy(np.stack(results, axis=1)).float()[:, :, None]
+
+
+def crf_smoothed(
+    images: Tensor, average: Tensor, workers: int, progress: bool = True, desc: str = "dense CRF"
+) -> Tensor:
+    """(N, 1, S, S) dense-CRF foreground marginals of ``average`` on training-size ``images``."""
+    tasks = [(images[i].permute(1, 2, 0).numpy().copy(), average[i, 0].numpy()) for i in range(len(images))]
+    return torch.from_numpy(np.stack(_parallel_map(dense_crf, tasks, workers, desc, progress)))[:, None]
 
 
 def _poly(total_steps: int, power: float) -> Callable[[int], float]:
@@ -380,13 +398,25 @@ def fit(
     """Run both phases, write the detector checkpoint to ``out``, return a JSON-ready summary."""
     seed_everything(config.seed)
     dev = torch.device(device)
+    # Resolved before any work, so ``crf="on"`` without the binding fails at once.
+    crf = resolve_crf(config.crf) if config.phase2_labels != "pseudo" else None
+    if crf is None and config.crf == "auto" and config.phase2_labels != "pseudo":
+        tqdm.write(
+            "dense CRF not installed (pip install 'bgaug-saliency[crf]'): "
+            "each round's targets are its thresholded moving average"
+        )
     data = load_training_images(image_root, config.image_size, config.max_images, progress)
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     maps = handcrafted_maps(
         data.images, config.methods, min(config.image_size, config.handcrafted_size), n_workers, progress
     )
     gts = ground_truth(gt_root, data.relpaths, config.image_size) if gt_root is not None else None
-    summary: dict[str, Any] = {"n_images": len(data.relpaths), "skipped": data.skipped, "phase1": {}}
+    summary: dict[str, Any] = {
+        "n_images": len(data.relpaths),
+        "skipped": data.skipped,
+        "crf": f"pydensecrf {crf}" if crf else "none (thresholded moving average)",
+        "phase1": {},
+    }
     refined: list[Tensor] = []
     init_meta: dict[str, Any] = {}
 
@@ -415,7 +445,9 @@ def fit(
             continue  # phase II learns the hand-crafted labels directly: no network to refine them
         state = {"targets": pseudo}
 
-        def update(average: Tensor, state: dict[str, Tensor] = state) -> None:
+        def update(average: Tensor, state: dict[str, Tensor] = state, method: str = method) -> None:
+            if crf:
+                average = crf_smoothed(data.images, average, n_workers, progress, f"dense CRF {method}")
             state["targets"] = (average >= 0.5).float()
 
         def current(state: dict[str, Tensor] = state) -> list[Tensor]:
