@@ -236,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--gt", help="ground-truth mask folder: score pseudo-labels, phase-I networks and the detector"
     )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=None, help="processes for the hand-crafted maps")
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes for the hand-crafted maps and the CRF"
+    )
     p.add_argument("--json", help="write the training summary to this JSON file")
 
     p = sub.add_parser("eval", help="maxF / meanF / adaptive F (beta^2 = 0.3) and MAE against ground truth")
