@@ -23,7 +23,7 @@ $PY - "$OUT" <<'PYEOF'
 import json, sys
 out = sys.argv[1]
 fit = json.load(open(f"{out}/fit.json"))
-print("train split (pretrain, transductive):", fit["n_images"], "images")
+print("train split (pretrain, transductive):", fit["n_images"], "images; CRF:", fit.get("crf", "none"))
 for m, e in fit["phase1"].items():
     line = f"  {m:4s} pseudo maxF {e['pseudo_labels']['max_f']:.3f}  binarised {e['pseudo_labels_binary']['max_f']:.3f}"
     if "network" in e:  # absent with --phase2-labels pseudo (phase I skipped)
