@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,11 @@ def test_detector_roundtrip(tmp_path: Path) -> None:
     save_fcn(tmp_path / "d.pt", model, image_size=32, meta={"init": "random"})
     detector, state = load_detector(tmp_path / "d.pt")
     assert state["meta"]["init"] == "random"
-    maps = detector.predict_arrays([np.zeros((20, 30, 3), np.uint8), np.full((40, 12, 3), 200, np.uint8)])
+    read_only = np.full((40, 12, 3), 200, np.uint8)
+    read_only.setflags(write=False)  # as decoded images often are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        maps = detector.predict_arrays([np.zeros((20, 30, 3), np.uint8), read_only])
     assert [m.shape for m in maps] == [(20, 30), (40, 12)]
     assert all(m.min() >= 0.0 and m.max() <= 1.0 for m in maps)
     batch = detector.predict(torch.rand(2, 3, 24, 24))

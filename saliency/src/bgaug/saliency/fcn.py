@@ -228,15 +228,9 @@ class FCNDetector:
 
         Each image travels to the device as uint8 and is resized and its map upsampled there: on a
         GPU, resizing on the host costs more per image than the network does."""
-        x = torch.cat(
-            [
-                self._input(
-                    torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None]
-                    / 255.0
-                )
-                for image in images
-            ]
-        )
+        # np.array copies: decoded images are often read-only arrays, which torch.from_numpy warns about.
+        on_device = [torch.from_numpy(np.array(image)).to(self.device) for image in images]
+        x = torch.cat([self._input(t.permute(2, 0, 1)[None] / 255.0) for t in on_device])
         maps = self.network_maps(x).float()
         out = []
         for image, m in zip(images, maps, strict=True):
