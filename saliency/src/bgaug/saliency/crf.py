@@ -17,7 +17,6 @@ on the synthetic benchmark.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,8 @@ REFERENCE_SIDE = 432
 
 @dataclass(frozen=True)
 class CRFParams:
+    """Kernel stds in pixels of a ``REFERENCE_SIDE`` image, colour std in 8-bit levels."""
+
     gaussian_std: float = 3.0
     gaussian_weight: float = 3.0
     bilateral_std: float = 50.0
@@ -38,13 +39,17 @@ class CRFParams:
 
 
 def crf_version() -> str | None:
-    """The installed binding's version, or ``None`` when ``pydensecrf`` cannot be imported."""
-    if importlib.util.find_spec("pydensecrf") is None:
-        return None
+    """The installed binding's version, or ``None`` when its compiled module cannot be imported."""
     try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:  # the original ``pydensecrf`` distribution
-        return importlib.metadata.version("pydensecrf")
+        import pydensecrf.densecrf  # noqa: F401  (a broken build counts as not installed)
+    except ImportError:
+        return None
+    for distribution in (DISTRIBUTION, "pydensecrf"):  # the fork we depend on, or the original
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown version"
 
 
 def resolve_crf(mode: str) -> str | None:
