@@ -213,6 +213,11 @@ def _parallel_map(
         )
 
 
+def _hwc_arrays(images: Tensor) -> list[np.ndarray]:
+    """(N, 3, H, W) images as N contiguous (H, W, 3) arrays: the layout of the numpy-side code."""
+    return [image.permute(1, 2, 0).numpy().copy() for image in images]
+
+
 def _maps_of(image: np.ndarray, methods: tuple[str, ...], size: int) -> np.ndarray:
     out = []
     for m in methods:
@@ -225,7 +230,7 @@ def handcrafted_maps(
     images: Tensor, methods: Sequence[str], work_size: int, workers: int, progress: bool = True
 ) -> Tensor:
     """(M, N, 1, S, S) float maps of every method on every image, in parallel on CPU cores."""
-    n, _, s, _ = images.shape
+    s = images.shape[2]
     small = (
         images
         if work_size >= s
@@ -234,7 +239,7 @@ def handcrafted_maps(
         .clamp(0, 255)
         .to(torch.uint8)
     )
-    tasks = [(small[i].permute(1, 2, 0).numpy().copy(), tuple(methods), s) for i in range(n)]
+    tasks = [(array, tuple(methods), s) for array in _hwc_arrays(small)]
     results = _parallel_map(_maps_of, tasks, workers, "hand-crafted maps", progress)
     return torch.from_numpy(np.stack(results, axis=1)).float()[:, :, None]
 
@@ -243,7 +248,7 @@ def crf_smoothed(
     images: Tensor, average: Tensor, workers: int, progress: bool = True, desc: str = "dense CRF"
 ) -> Tensor:
     """(N, 1, S, S) dense-CRF foreground marginals of ``average`` on training-size ``images``."""
-    tasks = [(images[i].permute(1, 2, 0).numpy().copy(), average[i, 0].numpy()) for i in range(len(images))]
+    tasks = list(zip(_hwc_arrays(images), average[:, 0].numpy(), strict=True))
     return torch.from_numpy(np.stack(_parallel_map(dense_crf, tasks, workers, desc, progress)))[:, None]
 
 
@@ -399,8 +404,9 @@ def fit(
     seed_everything(config.seed)
     dev = torch.device(device)
     # Resolved before any work, so ``crf="on"`` without the binding fails at once.
-    crf = resolve_crf(config.crf) if config.phase2_labels != "pseudo" else None
-    if crf is None and config.crf == "auto" and config.phase2_labels != "pseudo":
+    runs_phase1 = config.phase2_labels != "pseudo"  # pseudo: phase II learns the hand-crafted labels
+    crf = resolve_crf(config.crf) if runs_phase1 else None
+    if runs_phase1 and crf is None and config.crf == "auto":
         tqdm.write(
             "dense CRF not installed (pip install 'bgaug-saliency[crf]'): "
             "each round's targets are its thresholded moving average"
@@ -441,7 +447,7 @@ def fit(
             entry["pseudo_labels"] = score(maps[m], gts)
             entry["pseudo_labels_binary"] = score(pseudo, gts)
         summary["phase1"][method] = entry
-        if config.phase2_labels == "pseudo":
+        if not runs_phase1:
             continue  # phase II learns the hand-crafted labels directly: no network to refine them
         state = {"targets": pseudo}
 
