@@ -2,6 +2,9 @@
 # Reproduces the acceptance table in docs/saliency.md: the synthetic benchmark, the four hand-crafted
 # methods, DeepUSPS2 (phase-I networks, fused detector) and the centre prior, all scored with `eval`.
 # Usage: saliency/scripts/acceptance.sh OUT_DIR [DEVICE] [extra fit flags...]   (run from the repo root)
+# The documented acceptance run (docs/saliency.md, "Acceptance"; needs the [crf] extra):
+#   PER_CLASS=300 saliency/scripts/acceptance.sh OUT cpu --preset quick --rounds 1 --epochs-per-round 30 \
+#       --phase2-epochs 30 --workers 2 --crf on
 set -euo pipefail
 OUT=${1:?output directory}; DEVICE=${2:-cpu}; shift $(( $# > 1 ? 2 : 1 ))
 PY=${PYTHON:-python}
