@@ -8,6 +8,7 @@ import pytest
 
 from bgaug.core.io import save_png
 from bgaug.saliency.cli import main
+from bgaug.saliency.crf import crf_version
 
 from .scenes import ellipse_scene
 
@@ -154,4 +155,8 @@ def test_bench_times_the_detector_two_ways(tmp_path: Path) -> None:
     assert result["detector_model_image_size"] == 40
     assert result["detector_images_per_s"] > 0 and result["detector_model_images_per_s"] > 0
     assert all(result[f"{m}_images_per_s_per_core"] > 0 for m in ("rbd", "mc", "dsr", "mbd"))
+    if crf_version() is not None:  # the saliency test session installs [crf]
+        assert result["crf"] == crf_version() and result["crf_images_per_s_per_core"] > 0
+    else:
+        assert "crf_images_per_s_per_core" not in result
     assert main([*argv, "--batch-size", "0"]) == 2

@@ -1,5 +1,5 @@
-"""Throughput of the hand-crafted methods (images/s on one core) and of the detector (images/s);
-with ``--pack``, the mask pack's size per mask and random reads/s (``run_pack_bench``)."""
+"""Throughput of the hand-crafted methods and the dense CRF (images/s on one core) and of the detector
+(images/s); with ``--pack``, the mask pack's size per mask and random reads/s (``run_pack_bench``)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ def run_bench(
         for image in images[:n_images]:
             fn(image)
         result[f"{name}_images_per_s_per_core"] = n_images / (time.perf_counter() - t)
+    result.update(_crf_rate(images[:n_images]))
     from bgaug.saliency.fcn import FCNDetector, SaliencyFCN, load_detector
 
     if checkpoint:
@@ -95,6 +96,24 @@ def run_bench(
             seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
         result["detector_model_images_per_s_bf16_autocast"] = batch_size / seconds
     return result
+
+
+def _crf_rate(images: list[np.ndarray]) -> dict[str, Any]:
+    """The dense CRF that ``fit --crf`` runs on each phase-I average, one image at a time on one core
+    (what a refinement round costs per image and method); empty when the binding is not installed."""
+    from bgaug.saliency.crf import crf_version, dense_crf
+
+    version = crf_version()
+    if version is None:
+        return {}
+    side = images[0].shape[0]
+    yy, xx = np.mgrid[0:side, 0:side]
+    average = np.exp(-((yy - side / 2) ** 2 + (xx - side / 2) ** 2) / (2 * (side / 4) ** 2))
+    dense_crf(images[0], average)  # warm-up
+    t = time.perf_counter()
+    for image in images:
+        dense_crf(image, average)
+    return {"crf": version, "crf_images_per_s_per_core": len(images) / (time.perf_counter() - t)}
 
 
 def _best_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:

@@ -251,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(sub, "pack", pack, help="pack a mask bank or mask folder into one file for fast random reads")
 
     p = sub.add_parser(
-        "bench", help="throughput: hand-crafted images/s per core, detector images/s; --pack: the mask pack"
+        "bench",
+        help="throughput: hand-crafted and CRF images/s per core, detector images/s; --pack: mask pack",
     )
     p.add_argument("--size", type=int, default=300, help="image side (default 300)")
     p.add_argument("--n-images", type=int, default=8)
