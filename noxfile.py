@@ -1,7 +1,8 @@
 """Developer sessions: tests per package, lint, typecheck, benchmarks, science and the demo.
 
-`nox` (no arguments) runs the default sessions: every package's tests, lint and typecheck. That is the
-README's test command and what `.ci/run` runs.
+`nox` (no arguments) runs the default sessions: every package's tests, lint, typecheck and the
+metric parity check against pysodmetrics (sodparity). That is the README's test command and what
+`.ci/run` runs.
 
 Torch is heavy (5.5 GB), so it is installed once into a shared base environment (`.nox/_torch`) and each
 session reaches it through a `.pth` file, with that environment's versions passed to pip as
@@ -44,7 +45,7 @@ TEST_EXTRAS: dict[str, str] = {"saliency": "test,crf"}
 TORCH_PINS = ["torch==2.14.1", "torchvision==0.29.1"]
 TORCH_ENV = ROOT / ".nox" / "_torch"
 
-nox.options.sessions = ["tests", "lint", "typecheck"]  # README test command: `nox`
+nox.options.sessions = ["tests", "lint", "typecheck", "sodparity"]  # README test command: `nox`
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -132,7 +133,8 @@ def typecheck(session: nox.Session) -> None:
 def sodparity(session: nox.Session) -> None:
     """Saliency metrics against pysodmetrics (its numpy / scikit-image pins need their own session)."""
     _install(session, "saliency")
-    session.install("pysodmetrics")
+    session.install("pysodmetrics==1.6.2")  # the version the parity test was written against
+    session.run("python", "-c", "import py_sod_metrics")  # the test skips without it; here that must fail
     session.run("pytest", "saliency/tests", "-k", "pysod", *session.posargs)
 
 
