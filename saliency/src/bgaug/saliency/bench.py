@@ -14,7 +14,9 @@ import numpy as np
 import torch
 
 from bgaug.core.config import check_choice
+from bgaug.saliency.crf import crf_version, dense_crf
 from bgaug.saliency.handcrafted import METHODS
+from bgaug.saliency.metrics import centre_prior
 
 
 def _scene(size: int, seed: int) -> np.ndarray:
@@ -58,13 +60,18 @@ def run_bench(
         "torch_threads": torch.get_num_threads(),
         "device": device,
     }
-    for name, fn in METHODS.items():
+    per_core: dict[str, Callable[[np.ndarray], Any]] = dict(METHODS)
+    crf = crf_version()
+    if crf is not None:  # the CRF ``fit --crf`` runs on each phase-I average, per image and method
+        result["crf"] = crf
+        prior = centre_prior(size, size)
+        per_core["crf"] = lambda image: dense_crf(image, prior)
+    for name, fn in per_core.items():
         fn(images[0])  # warm-up
         t = time.perf_counter()
         for image in images[:n_images]:
             fn(image)
         result[f"{name}_images_per_s_per_core"] = n_images / (time.perf_counter() - t)
-    result.update(_crf_rate(images[:n_images]))
     from bgaug.saliency.fcn import FCNDetector, SaliencyFCN, load_detector
 
     if checkpoint:
@@ -96,24 +103,6 @@ def run_bench(
             seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
         result["detector_model_images_per_s_bf16_autocast"] = batch_size / seconds
     return result
-
-
-def _crf_rate(images: list[np.ndarray]) -> dict[str, Any]:
-    """The dense CRF that ``fit --crf`` runs on each phase-I average, one image at a time on one core
-    (what a refinement round costs per image and method); empty when the binding is not installed."""
-    from bgaug.saliency.crf import crf_version, dense_crf
-
-    version = crf_version()
-    if version is None:
-        return {}
-    side = images[0].shape[0]
-    yy, xx = np.mgrid[0:side, 0:side]
-    average = np.exp(-((yy - side / 2) ** 2 + (xx - side / 2) ** 2) / (2 * (side / 4) ** 2))
-    dense_crf(images[0], average)  # warm-up
-    t = time.perf_counter()
-    for image in images:
-        dense_crf(image, average)
-    return {"crf": version, "crf_images_per_s_per_core": len(images) / (time.perf_counter() - t)}
 
 
 def _best_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
