@@ -72,6 +72,66 @@ def test_moco_logits_have_queue_plus_two_columns_for_every_row(
     assert method.logits(plain)[0].shape == (8, 64 + 1)
 
 
+def test_moco_scores_every_matched_negative_of_a_row(
+    tiny_options: dict[str, dict[str, Any]], batch: Batch
+) -> None:
+    """n_matched > 1: each matched row lists its negatives together (the pipeline's layout); every
+    one of them must become its own logit column (index_copy once kept one per row)."""
+    method: MocoV2 = _build("moco_v2", tiny_options).eval()
+    b = batch(batch_size=8)
+    g = torch.Generator().manual_seed(5)
+    rows = torch.tensor([1, 1, 4, 4])
+    matched = torch.randn(4, 3, b.views[0].shape[-2], b.views[0].shape[-1], generator=g)
+    two = ViewBatch(views=b.views, n_global=2, matched_negatives=matched, matched_rows=rows)
+    logits, keys = method.logits(two)
+    assert logits.shape == (8, 1 + 2 + 64)
+    with torch.no_grad():
+        q = F.normalize(method.query_encoder(b.views[0]), dim=1)
+        km = F.normalize(method.key_encoder(matched), dim=1)
+    t = method.config.temperature
+    for j, row in enumerate(rows.tolist()):
+        column = 1 + j % 2
+        assert torch.allclose(logits[row, column], (q[row] * km[j]).sum() / t, atol=1e-5)
+    for i in (0, 2, 3, 5, 6, 7):  # unmatched rows: two random *other* positive keys
+        for column in (1, 2):
+            candidates = (q[i] * keys).sum(1) / t
+            hits = torch.isclose(candidates, logits[i, column], atol=1e-5).nonzero().flatten().tolist()
+            assert hits and i not in hits
+    uneven = ViewBatch(views=b.views, n_global=2, matched_negatives=matched[:3], matched_rows=rows[:3])
+    with pytest.raises(ValueError, match="same number of matched negatives"):
+        method.logits(uneven)
+
+
+def test_moco_bn_splits_normalise_queries_and_keys_in_groups(
+    tiny_options: dict[str, dict[str, Any]], batch: Batch
+) -> None:
+    """bn_splits = 2 on one device: queries go through the encoder in two forwards of 4 rows (their
+    own BatchNorm statistics), keys in two shuffled groups, each group with its share of the matched
+    negatives; with bn_splits = 1 both are one forward of the whole batch."""
+    b = batch(batch_size=8, p_neg=0.4)
+    m = len(b.matched_rows) if b.matched_rows is not None else 0
+    assert m >= 2
+    for splits, expected_queries in ((1, [8]), (2, [4, 4])):
+        method: MocoV2 = _build("moco_v2", tiny_options, bn_splits=splits).train()
+        queries: list[int] = []
+        keys: list[int] = []
+        method.backbone.register_forward_hook(lambda _m, inp, _o, seen=queries: seen.append(inp[0].shape[0]))
+        method.key_encoder.register_forward_hook(lambda _m, inp, _o, seen=keys: seen.append(inp[0].shape[0]))
+        method.loss(b)
+        assert queries == expected_queries
+        assert sum(keys) == 8 + m and len(keys) == splits
+    grouped: MocoV2 = _build("moco_v2", tiny_options, bn_splits=2).train()
+    whole: MocoV2 = _build("moco_v2", tiny_options, bn_splits=1).train()
+    plain = batch(batch_size=8)
+    q_grouped = grouped.logits(plain)[0]
+    q_whole = whole.logits(plain)[0]
+    assert not torch.allclose(q_grouped[:, 0], q_whole[:, 0], atol=1e-4)  # other batch statistics
+    with pytest.raises(ValueError, match="bn_splits"):
+        build_method("moco_v2", arch="resnet10", bn_splits=0)
+    with pytest.raises(ValueError, match="equal BatchNorm groups"):
+        _build("moco_v2", tiny_options, bn_splits=3).train().logits(plain)
+
+
 def test_moco_batches_matched_negatives_with_keys_and_enqueues_only_positives(
     tiny_options: dict[str, dict[str, Any]], batch: Batch
 ) -> None:

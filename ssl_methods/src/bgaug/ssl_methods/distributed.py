@@ -80,7 +80,12 @@ def gather_with_grad(tensor: Tensor) -> Tensor:
 
 @torch.no_grad()
 def encode_keys(
-    encoder: Callable[[Tensor], Tensor], x: Tensor, extra: Tensor | None = None, *, shuffle: bool = True
+    encoder: Callable[[Tensor], Tensor],
+    x: Tensor,
+    extra: Tensor | None = None,
+    *,
+    shuffle: bool = True,
+    splits: int = 1,
 ) -> tuple[Tensor, Tensor]:
     """``encoder`` over ``x`` with its rows shuffled across workers; returns (out(x), out(extra)).
 
@@ -89,11 +94,16 @@ def encode_keys(
     permutation is undone, so each worker gets its own rows back in order: only the BatchNorm
     statistics each row saw have changed. ``extra`` rows (BG_Swaps' matched negatives, whose count
     differs between workers) are not shuffled: they ride in the same forward as this worker's share,
-    as they would in the unshuffled forward. On one worker, or with ``shuffle=False``, this is
-    ``encoder(cat(x, extra))``, split.
+    as they would in the unshuffled forward. With ``shuffle=False``, or on one worker with
+    ``splits == 1``, this is ``encoder(cat(x, extra))``, split.
+
+    ``splits > 1`` on one worker emulates that many workers (``split_forward``): the rows are
+    permuted, encoded in ``splits`` groups (each with its share of ``extra``) and put back in order.
     """
     rank, size = world()
     b = x.shape[0]
+    if size == 1 and shuffle and splits > 1:
+        return _encode_keys_in_splits(encoder, x, extra, splits)
     mine = slice(rank * b, (rank + 1) * b)
     permutation = None
     if size > 1 and shuffle:
@@ -109,3 +119,37 @@ def encode_keys(
         restored[permutation] = gathered
         keys = restored[mine]
     return keys, out[b:]
+
+
+def split_forward(encoder: Callable[[Tensor], Tensor], x: Tensor, splits: int) -> Tensor:
+    """``encoder`` over ``x`` in ``splits`` consecutive row groups, concatenated: BatchNorm then
+    normalises each group with its own statistics, as ``splits`` workers would (the single-device
+    "split BatchNorm" of MoCo's CIFAR demo and of lightly)."""
+    if splits <= 1:
+        return encoder(x)
+    if x.shape[0] % splits:
+        raise ValueError(f"batch of {x.shape[0]} rows does not split into {splits} equal BatchNorm groups")
+    return torch.cat([encoder(part) for part in x.chunk(splits)])
+
+
+@torch.no_grad()
+def _encode_keys_in_splits(
+    encoder: Callable[[Tensor], Tensor], x: Tensor, extra: Tensor | None, splits: int
+) -> tuple[Tensor, Tensor]:
+    """``encode_keys`` on one device emulating ``splits`` workers: shuffle the rows, encode each
+    group (with its share of ``extra``) in its own forward, undo the shuffle."""
+    b = x.shape[0]
+    if b % splits:
+        raise ValueError(f"batch of {b} rows does not split into {splits} equal BatchNorm groups")
+    permutation = torch.randperm(b, device=x.device)
+    groups = x[permutation].chunk(splits)
+    extras = extra.tensor_split(splits) if extra is not None and extra.shape[0] else [None] * splits
+    keys, extra_out = [], []
+    for group, more in zip(groups, extras, strict=True):
+        out = encoder(group if more is None or not more.shape[0] else torch.cat([group, more]))
+        keys.append(out[: group.shape[0]])
+        extra_out.append(out[group.shape[0] :])
+    shuffled = torch.cat(keys)
+    restored = torch.empty_like(shuffled)
+    restored[permutation] = shuffled
+    return restored, torch.cat(extra_out)

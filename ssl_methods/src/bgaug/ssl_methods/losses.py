@@ -12,13 +12,15 @@ from bgaug.ssl_methods.distributed import all_reduce_, world
 def moco_logits(
     query: Tensor, key: Tensor, queue: Tensor, extra_negative: Tensor | None, temperature: float
 ) -> Tensor:
-    """MoCo logits: column 0 the positive, then the extra (matched) negative if given, then the queue.
+    """MoCo logits: column 0 the positive, then the extra (matched) negatives if given, then the queue.
 
-    ``query``/``key``/``extra_negative`` (B, D) and ``queue`` (K, D) are L2-normalised.
+    ``query``/``key`` (B, D), ``extra_negative`` (B, D) for one extra negative per row or (B, N, D)
+    for N, and ``queue`` (K, D), all L2-normalised.
     """
     columns = [(query * key).sum(dim=1, keepdim=True)]
     if extra_negative is not None:
-        columns.append((query * extra_negative).sum(dim=1, keepdim=True))
+        extra = extra_negative if extra_negative.dim() == 3 else extra_negative.unsqueeze(1)
+        columns.append(torch.einsum("bd,bnd->bn", query, extra))
     columns.append(query @ queue.t())
     return torch.cat(columns, dim=1) / temperature
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from bgaug.core.config import check_positive, check_range
 from bgaug.core.interfaces import LossOutput, TrainProgress, ViewBatch
-from bgaug.ssl_methods.distributed import encode_keys, gather_rows
+from bgaug.ssl_methods.distributed import encode_keys, gather_rows, split_forward, world
 from bgaug.ssl_methods.heads import MLPHead
 from bgaug.ssl_methods.losses import info_nce, moco_logits
 from bgaug.ssl_methods.methods.base import Method
@@ -27,31 +27,47 @@ class MocoConfig:
     temperature: float = 0.2
     shuffle_bn: bool = True
     """Under DDP, shuffle the key views across workers for the key encoder's BatchNorm (MoCo's
-    shuffling BN; no effect on one worker; turn off with SyncBatchNorm, which already mixes them)."""
+    shuffling BN; turn off with SyncBatchNorm, which already mixes them)."""
+    bn_splits: int = 1
+    """On one device, emulate this many workers for BatchNorm: queries are normalised in groups of
+    ``batch / bn_splits`` rows and keys shuffled into such groups, so that a query and its key do
+    not share batch statistics (the "cheating" that shuffling BN prevents). 1: one group."""
 
     def __post_init__(self) -> None:
-        for name in ("hidden_dim", "out_dim", "queue_size"):
+        for name in ("hidden_dim", "out_dim", "queue_size", "bn_splits"):
             check_positive(name, getattr(self, name))
         check_range("momentum", self.momentum, 0.0, 1.0)
         check_positive("temperature", self.temperature)
 
 
 def extra_negatives(keys: Tensor, matched: Tensor, rows: Tensor, queue: Tensor) -> Tensor:
-    """One extra negative per query row: its matched negative, else a random other key.
+    """N extra negatives per query row (B, N, D): its matched negatives, else random other keys.
 
-    ``keys`` (B, D) positive keys, ``matched`` (M, D) matched-negative keys for query rows ``rows``.
-    A row without a match gets the key of a random *other* row (a random queue entry when B = 1),
-    so every row scores the same number of negatives.
+    ``keys`` (B, D) positive keys; ``matched`` (M, D) matched-negative keys of query rows ``rows``
+    (M,), each matched row listed N times in a row (``BackgroundConfig.n_matched``; the pipeline
+    writes a row's negatives together). A row without a match gets the keys of N random *other*
+    rows (random queue entries when B = 1), so every row scores the same number of negatives.
     """
     b = keys.shape[0]
     device = keys.device
-    if b > 1:
-        offset = torch.randint(1, b, (b,), device=device)
-        extra = keys[(torch.arange(b, device=device) + offset) % b]
-    else:
-        extra = queue[torch.randint(0, queue.shape[0], (1,), device=device)]
+    n = 1
     if rows.numel():
-        extra = extra.index_copy(0, rows.to(device), matched.to(extra.dtype))
+        counts = torch.bincount(rows.to(device), minlength=b)
+        n = int(counts.max())
+        if bool(((counts != 0) & (counts != n)).any()) or matched.shape[0] != rows.numel():
+            raise ValueError("every matched row must carry the same number of matched negatives")
+    if b > 1:
+        offset = torch.randint(1, b, (b, n), device=device)
+        extra = keys[(torch.arange(b, device=device).unsqueeze(1) + offset) % b]
+    else:
+        extra = queue[torch.randint(0, queue.shape[0], (1, n), device=device)]
+    if rows.numel():
+        # rows arrive grouped (each row's N negatives together): one (R, N, D) block per matched row
+        order = torch.argsort(rows.to(device), stable=True)
+        matched_rows = rows.to(device)[order].view(-1, n)[:, 0]
+        extra = extra.index_copy(
+            0, matched_rows, matched[order].to(extra.dtype).view(-1, n, matched.shape[1])
+        )
     return extra
 
 
@@ -59,8 +75,8 @@ class MocoV2(Method):
     """Query encoder + MLP head trained by InfoNCE; key encoder by momentum; a queue of keys.
 
     With ``matched_negatives`` in the batch (BG_Swaps), they pass through the key encoder in the same
-    forward as the positive keys, each query row gets one extra negative column (its matched negative
-    or a random other key), and only the positive keys are enqueued.
+    forward as the positive keys, each query row gets ``n_matched`` extra negative columns (its
+    matched negatives or random other keys), and only the positive keys are enqueued.
     """
 
     name = "moco_v2"
@@ -79,14 +95,19 @@ class MocoV2(Method):
         return out
 
     def logits(self, batch: ViewBatch) -> tuple[Tensor, Tensor]:
-        """InfoNCE logits (B, 1 [+ 1] + queue_size) and the positive keys (B, D) to enqueue."""
+        """InfoNCE logits (B, 1 [+ n_matched] + queue_size) and the positive keys (B, D) to enqueue."""
         if len(batch.views) < 2:
             raise ValueError("moco_v2 needs a query view and a key view")
         query, key_view = batch.views[0], batch.views[1]
-        q = F.normalize(self.query_encoder(query), dim=1)
+        splits = self.config.bn_splits if world()[1] == 1 else 1
+        q = F.normalize(split_forward(self.query_encoder, query, splits), dim=1)
         with torch.no_grad():
             k_raw, k_matched_raw = encode_keys(
-                self.key_encoder, key_view, batch.matched_negatives, shuffle=self.config.shuffle_bn
+                self.key_encoder,
+                key_view,
+                batch.matched_negatives,
+                shuffle=self.config.shuffle_bn,
+                splits=splits,
             )
             k = F.normalize(k_raw, dim=1).to(q.dtype)
             k_matched = F.normalize(k_matched_raw, dim=1).to(q.dtype)
