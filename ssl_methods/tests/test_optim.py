@@ -46,6 +46,21 @@ def test_sgd_and_bad_names() -> None:
         build_optimizer(net, "adam", lr=0.1, momentum=0.9, weight_decay=0)
 
 
+def test_adamw_decays_weights_but_not_biases_and_norms() -> None:
+    net = _net()
+    opt = build_optimizer(net, "adamw", lr=0.1, momentum=0.9, weight_decay=0.5)
+    assert isinstance(opt, torch.optim.AdamW)
+    decays = {p.ndim: group["weight_decay"] for group in opt.param_groups for p in group["params"]}
+    assert decays[2] == 0.5 and decays[1] == 0.0
+    before = [p.detach().clone() for p in net.parameters()]
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)  # no gradient: only the decoupled decay moves the weights
+    opt.step()
+    for p, b in zip(net.parameters(), before, strict=True):
+        expected = b * (1 - 0.1 * 0.5) if p.ndim > 1 else b
+        assert torch.allclose(p, expected)
+
+
 def test_warmup_cosine_and_step_schedules() -> None:
     common = {"peak_lr": 1.0, "steps_per_epoch": 10, "epochs": 10}
     assert learning_rate(0, warmup_epochs=1, **common) == pytest.approx(0.1)
@@ -57,6 +72,9 @@ def test_warmup_cosine_and_step_schedules() -> None:
     assert learning_rate(29, **common, **step) == pytest.approx(1.0)
     assert learning_rate(30, **common, **step) == pytest.approx(0.1)
     assert learning_rate(65, **common, **step) == pytest.approx(0.01)
+    constant = {"schedule": "constant", "warmup_epochs": 2}
+    assert learning_rate(9, **common, **constant) == pytest.approx(0.5)  # warm-up still applies
+    assert [learning_rate(s, **common, **constant) for s in (20, 55, 99)] == [1.0, 1.0, 1.0]
 
 
 def test_recipes_follow_the_papers() -> None:

@@ -1,4 +1,4 @@
-"""Optimisers (SGD, LARS) with bias / norm exclusions, and the learning-rate schedule."""
+"""Optimisers (SGD, LARS, AdamW) with bias / norm exclusions, and the learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -87,6 +87,10 @@ class LARS(Optimizer):
         return loss
 
 
+OPTIMIZERS = ("sgd", "lars", "adamw")
+SCHEDULES = ("cosine", "step", "constant")
+
+
 def build_optimizer(
     model: nn.Module,
     name: str,
@@ -105,7 +109,11 @@ def build_optimizer(
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, eta=lars_eta)
-    raise ValueError(f"optimizer must be 'sgd' or 'lars', got {name!r}")
+    if name == "adamw":
+        # Decoupled weight decay (Loshchilov & Hutter); with weight_decay 0 it is Adam. ``momentum``
+        # does not apply (Adam's betas stay at torch's defaults).
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 def learning_rate(
@@ -122,8 +130,9 @@ def learning_rate(
 ) -> float:
     """The learning rate for (0-based) optimiser step ``step``.
 
-    Linear warm-up from ~0 to ``peak_lr`` over ``warmup_epochs``, then either cosine decay to
-    ``final_fraction * peak_lr`` at the end, or multiplication by ``decay`` at each milestone epoch.
+    Linear warm-up from ~0 to ``peak_lr`` over ``warmup_epochs``, then cosine decay to
+    ``final_fraction * peak_lr`` at the end, multiplication by ``decay`` at each milestone epoch
+    (``step``), or ``peak_lr`` throughout (``constant``).
     """
     total = steps_per_epoch * epochs
     warmup = round(warmup_epochs * steps_per_epoch)
@@ -136,4 +145,6 @@ def learning_rate(
     if schedule == "step":
         epoch = step // steps_per_epoch
         return peak_lr * decay ** sum(1 for m in milestones if epoch >= m)
-    raise ValueError(f"schedule must be 'cosine' or 'step', got {schedule!r}")
+    if schedule == "constant":
+        return peak_lr
+    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")

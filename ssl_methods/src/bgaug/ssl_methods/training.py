@@ -36,7 +36,7 @@ from bgaug.core.interfaces import Preprocess, TrainProgress, ViewBatch
 from bgaug.core.io import atomic_write_text, load_checkpoint, save_checkpoint
 from bgaug.core.seeding import spawn_seed
 from bgaug.ssl_methods.methods.base import Method
-from bgaug.ssl_methods.optim import build_optimizer, learning_rate
+from bgaug.ssl_methods.optim import OPTIMIZERS, SCHEDULES, build_optimizer, learning_rate
 
 CHECKPOINT_FORMAT = "bgaug-ssl-train/1"
 BatchProvider = Callable[[int, int], Iterable[ViewBatch]]
@@ -64,6 +64,7 @@ class TrainConfig:
     batch_size: int = 256
     base_lr: float = 0.03
     optimizer: str = "sgd"
+    """``sgd``, ``lars`` or ``adamw`` (``momentum`` and ``lars_eta`` apply to the first two)."""
     weight_decay: float = 1e-4
     momentum: float = 0.9
     lars_eta: float = 0.001
@@ -97,14 +98,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer, got {value!r}")
             check_positive(name, value)
         check_positive("base_lr", self.base_lr)
-        check_choice("optimizer", self.optimizer, ("sgd", "lars"))
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_positive("momentum", self.momentum, allow_zero=True)
         check_positive("lars_eta", self.lars_eta)
         check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
-        check_choice("schedule", self.schedule, ("cosine", "step"))
+        check_choice("schedule", self.schedule, SCHEDULES)
         if any(m <= 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
             raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones!r}")
         check_positive("lr_decay", self.lr_decay)
