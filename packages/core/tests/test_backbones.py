@@ -91,3 +91,23 @@ def test_a_checkpoint_of_an_unknown_arch_is_a_bad_checkpoint(tmp_path: Path) -> 
     with pytest.raises(BadCheckpointError, match="arch must be one of"):
         load_backbone(tmp_path / "odd.pt")
     assert "alexnet" in ARCHS and "alexnet" not in FEATURE_DIMS  # FEATURE_DIMS: the ResNets only
+
+
+@pytest.mark.parametrize(("arch", "dim"), [("cnn5_w16", 64), ("cnn5_w32", 128)])
+def test_plain_cnn_round_trips_and_keeps_a_spatial_map(tmp_path: Path, arch: str, dim: int) -> None:
+    torch.manual_seed(0)
+    net, feature_dim = build_backbone(arch)
+    assert feature_dim == dim
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.stride[0] for c in convs] == [1, 2, 1, 2, 1]
+    x = torch.rand(2, 3, 24, 24)
+    with torch.no_grad():
+        before_pool = net.features[:-2](x)  # type: ignore[index]
+    assert before_pool.shape[-2:] == (6, 6)  # a quarter of the input side, not 1 x 1
+    save_backbone(tmp_path / "cnn.pt", net, arch=arch, small_stem=False)
+    loaded, state = load_backbone(tmp_path / "cnn.pt")
+    assert state["arch"] == arch and arch in ARCHS
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net.eval()(x))
+    with pytest.raises(ValueError, match="no stem"):
+        build_backbone(arch, small_stem=True)

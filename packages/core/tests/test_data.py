@@ -188,3 +188,27 @@ def test_reads_the_synthetic_benchmark(tmp_path: Path) -> None:
     assert dataset.classes == ["c0", "c1"] and len(dataset) == 4
     batch = collate_masked([dataset[i] for i in range(4)])
     assert batch.has_background is not None and bool(batch.has_background.all())
+
+
+def test_a_cached_dataset_decodes_each_image_once(
+    folder: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bgaug.core.data as data
+
+    images, masks = folder
+    plain = MaskedImageDataset(images, FolderMaskBank(images, masks), size=32, labelled=True)
+    cached = MaskedImageDataset(images, FolderMaskBank(images, masks), size=32, labelled=True, cache=True)
+    decoded: list[str] = []
+    real = data.load_image
+
+    def counting(path: Path) -> np.ndarray:
+        decoded.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(data, "load_image", counting)
+    for _ in range(3):  # three epochs
+        for i in range(len(cached)):
+            a, b = cached[i], plain[i]
+            assert torch.equal(a.image, b.image) and torch.equal(a.mask, b.mask)
+            assert torch.equal(a.background, b.background) and a.label == b.label
+    assert decoded.count("a.png") == 1 + 3  # the cached dataset once, the plain one every epoch

@@ -1,7 +1,8 @@
 """Backbones and the one checkpoint format every package exchanges.
 
 Backbones are torchvision ResNets with ``fc`` replaced by ``Identity`` (they return pooled features),
-and RotNet's AlexNet trunk (``arch="alexnet"``); ``build_backbone`` builds any of them and
+RotNet's AlexNet trunk (``arch="alexnet"``) and plain five-layer CNNs (``cnn5_w16``, ``cnn5_w32``: the
+CPU recipe's backbone for 24-32 px views); ``build_backbone`` builds any of them and
 ``load_backbone`` rebuilds any of them from a checkpoint.
 ``small_stem=True`` swaps the 7x7/2 stem and max-pool for a 3x3/1 convolution, the usual choice for
 32-96 px inputs (CIFAR-style); such a backbone no longer matches torchvision's ``conv1`` shape.
@@ -44,8 +45,10 @@ FEATURE_DIMS: dict[str, int] = {
 with stage widths N, 2N, 4N, 8N instead of 64..512. They are the CPU demo's backbones (a ResNet-18 trains
 at tens of images per second on 2 cores) and keep torchvision's key names."""
 ALEXNET_FEATURE_DIM = 256
-ARCHS: tuple[str, ...] = (*FEATURE_DIMS, "alexnet")
-"""Every backbone a checkpoint may hold: the ResNets and RotNet's AlexNet trunk."""
+PLAIN_CNN_WIDTHS: dict[str, int] = {"cnn5_w16": 16, "cnn5_w32": 32}
+"""Plain CNNs (``PlainCNN``) by name: the width of their first layer; features are 4x as wide."""
+ARCHS: tuple[str, ...] = (*FEATURE_DIMS, "alexnet", *PLAIN_CNN_WIDTHS)
+"""Every backbone a checkpoint may hold: the ResNets, RotNet's AlexNet trunk and the plain CNNs."""
 
 
 def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: bool = False) -> nn.Module:
@@ -105,12 +108,51 @@ class AlexNetTrunk(nn.Module):
         return out
 
 
+class PlainCNN(nn.Module):
+    """Five conv3x3-BN-ReLU layers (widths w, 2w, 2w, 4w, 4w; strides 1, 2, 1, 2, 1), global average
+    pooling to 4w features: the CPU recipe's backbone (``ssl_methods.recipes.CPU_RECIPE``).
+
+    Built for 24-32 px views: no stem downsampling, so the last map is a quarter of the input side
+    (6 x 6 at 24 px), where a ResNet's five halvings leave 1 x 1. On 2 CPU cores it trains ~4x faster
+    per image than ``resnet10_w16`` with a small stem at the same size and forms self-supervised
+    features sooner (docs/science.md). Hand-written: torchvision has no such small network.
+    """
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        widths = (width, 2 * width, 2 * width, 4 * width, 4 * width)
+        strides = (1, 2, 1, 2, 1)
+        layers: list[nn.Module] = []
+        cin = 3
+        for cout, stride in zip(widths, strides, strict=True):
+            layers += [
+                nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
+            cin = cout
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.feature_dim = cin
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.features(x)
+        return out
+
+
 def build_backbone(
     arch: str, *, small_stem: bool = False, zero_init_residual: bool = False
 ) -> tuple[nn.Module, int]:
     """A randomly initialised backbone and its feature width."""
     if arch == "alexnet":
         return AlexNetTrunk(small_stem=small_stem), ALEXNET_FEATURE_DIM
+    if arch in PLAIN_CNN_WIDTHS:
+        if small_stem:
+            raise ValueError(f"small_stem applies to ResNets and AlexNet; {arch} has no stem to replace")
+        cnn = PlainCNN(PLAIN_CNN_WIDTHS[arch])
+        return cnn, cnn.feature_dim
     if arch not in FEATURE_DIMS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     return build_resnet(arch, small_stem=small_stem, zero_init_residual=zero_init_residual), FEATURE_DIMS[

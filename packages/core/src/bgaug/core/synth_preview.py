@@ -25,16 +25,16 @@ def _cell(image: np.ndarray, scale: int) -> np.ndarray:
     return np.kron(rgb, np.ones((scale, scale, 1), dtype=np.uint8))
 
 
-def write_preview(out: str | os.PathLike[str], preview: str | os.PathLike[str]) -> None:
-    """Write the contact sheet of the benchmark in ``out`` to ``preview`` (PNG)."""
+def contact_sheet_tiles(
+    out: str | os.PathLike[str],
+) -> tuple[list[str], list[str], list[list[np.ndarray]]]:
+    """Column titles, row labels (class folder: shape on its matched background) and, per class,
+    the tiles of the benchmark in ``out``: train images with masks, a val image, its mask and variants."""
     root = Path(out)
     manifest = json.loads((root / "manifest.json").read_text())
-    classes = manifest["classes"]
-    size = int(manifest["params"]["image_size"])
-    scale = max(1, -(-CELL // size))
     titles = [t for _ in range(TRAIN_PER_ROW) for t in ("train", "mask")] + ["val", "fg_mask", *VARIANTS[1:]]
-    rows = []
-    for info in classes:
+    labels, rows = [], []
+    for info in manifest["classes"]:
         folder = info["folder"]
         cells = []
         train = [r for r in manifest["images"]["train"] if r["class"] == info["index"]][:TRAIN_PER_ROW]
@@ -47,7 +47,17 @@ def write_preview(out: str | os.PathLike[str], preview: str | os.PathLike[str]) 
         cells.append(load_image(root / "in9" / "original" / "val" / name))
         cells.append(load_mask(root / "in9" / "fg_mask" / "val" / name).astype(np.uint8) * 255)
         cells += [load_image(root / "in9" / v / "val" / name) for v in VARIANTS[1:]]
-        rows.append([_cell(c, scale) for c in cells])
+        rows.append(cells)
+        labels.append(f"{folder}: {info['shape']} / {info['background']}")
+    return titles, labels, rows
+
+
+def write_preview(out: str | os.PathLike[str], preview: str | os.PathLike[str]) -> None:
+    """Write the contact sheet of the benchmark in ``out`` to ``preview`` (PNG)."""
+    titles, _, tiles = contact_sheet_tiles(out)
+    size = tiles[0][0].shape[0]
+    scale = max(1, -(-CELL // size))
+    rows = [[_cell(c, scale) for c in cells] for cells in tiles]
     side = size * scale
     width = len(titles) * (side + PAD) + PAD
     height = HEADER + len(rows) * (side + PAD) + PAD
