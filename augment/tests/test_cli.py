@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from bgaug.augment.cli import main
 from bgaug.core.io import load_image, save_png
@@ -38,8 +39,39 @@ def test_preview_writes_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = ["preview", "--images", str(images), "--masks", str(masks), "--out", str(out)]
     assert main([*args, "--image-size", "32", "--load-size", "32"]) == 0
     grid = load_image(out)
-    assert grid.shape == (3 * 34 + 2, 5 * 34 + 2, 3)  # 3 rows; input, mask, q, k+, negative
+    header = 14
+    assert grid.shape == (header + 3 * 34 + 2, 5 * 34 + 2, 3)  # 3 rows; input, mask, q, k+, negative
+    for column in range(5):  # every column has a heading: dark text pixels in its part of the band
+        band = grid[:header, 2 + column * 34 : 2 + column * 34 + 32]
+        assert (band < 128).any(), f"column {column} has no heading"
     assert "matched_negatives=3" in capsys.readouterr().out
+
+
+def test_preview_tiles_name_every_column() -> None:
+    from bgaug.augment import build_pipeline
+    from bgaug.augment.preview import preview_tiles
+    from bgaug.core.interfaces import MaskedImages
+    from bgaug.core.seeding import torch_generator
+
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(3, 1, 32, 32)
+    masks[:, :, 8:24, 8:24] = 1
+    batch = MaskedImages(
+        images=torch.rand(3, 3, 32, 32, generator=g),
+        masks=masks,
+        backgrounds=torch.rand(3, 3, 32, 32, generator=g),
+    )
+    for method, bg_aug, expected in (
+        ("moco_v2", "bg_swaps", ["input", "mask", "query q", "positive key k+", "matched neg."]),
+        ("byol", "bg_random", ["input", "mask", "online view", "target view"]),
+    ):
+        extra = {"p_neg": 1.0} if bg_aug == "bg_swaps" else {}
+        views = build_pipeline(method, bg_aug, image_size=16, p_pos=1.0, **extra)(
+            batch, torch_generator(0, "t")
+        )
+        titles, rows = preview_tiles(batch, views, method)
+        assert titles == expected  # BG_Random has no matched-negative column
+        assert all(len(row) == len(titles) for row in rows)
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

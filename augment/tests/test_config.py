@@ -60,3 +60,15 @@ def test_warmup_drives_the_pipeline() -> None:
     assert pipe(batch, gen()).stats["bg_applied"] == 64
     with pytest.raises(ValueError, match="epoch"):
         pipe.set_epoch(-1)
+
+
+def test_blur_sigma_scales_with_the_view_size() -> None:
+    from bgaug.augment.recipes import method_views
+
+    for method in ("moco_v2", "byol", "simclr", "swav"):
+        at_224 = method_views(method, 224)[0].blur_sigma
+        at_32 = method_views(method, 32)[0].blur_sigma
+        assert at_224 == pytest.approx((0.1, 2.0))  # the papers' range at their view size
+        assert at_32 == pytest.approx((0.1 * 32 / 224, 2.0 * 32 / 224))
+    local = method_views("swav", 224)[-1]
+    assert not local.is_global and local.blur_sigma == pytest.approx((0.1 * 96 / 224, 2.0 * 96 / 224))

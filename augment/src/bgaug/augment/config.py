@@ -28,7 +28,8 @@ class ViewSpec:
     """One view: RandomResizedCrop to ``size`` x ``size`` at ``scale``, flip, colour, blur, solarize.
 
     ``jitter`` is (brightness, contrast, saturation, hue) as in torchvision's ``ColorJitter``, applied
-    with probability ``jitter_p`` in a random order per sample; ``blur_sigma`` is in pixels of the view.
+    with probability ``jitter_p`` in a random order per sample; ``blur_sigma`` is in pixels of the view
+    (``recipes.method_views`` scales the papers' 224 px range to the view size).
     ``is_global``: background augmentation touches only global views (multi-crop).
     """
 
@@ -55,7 +56,7 @@ class ViewSpec:
         check_range("jitter hue", self.jitter[3], 0.0, 0.5)
         for name in ("flip_p", "jitter_p", "gray_p", "blur_p", "solarize_p"):
             check_probability(name, getattr(self, name))
-        check_interval("blur_sigma", self.blur_sigma, 1e-3, 1e3)
+        check_interval("blur_sigma", self.blur_sigma, 1e-6, 1e3)
 
 
 @dataclass(frozen=True)

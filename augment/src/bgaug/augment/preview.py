@@ -2,8 +2,9 @@
 
 Reads images under --images with masks under --masks (mirroring the image tree, ``.png``, 255 =
 foreground), applies a method's view pipeline with a background augmentation, and writes one PNG
-grid: one row per image; columns input, mask, q, k+, then the matched negative(s) (BG_Swaps) or,
-for other augmentations, nothing more. By default the augmentation is forced on (p_pos = p_neg = 1)
+grid: one row per image under a band of column headings; columns input, mask, the first two views
+(q and k+ for MoCo-v2), then the matched negative(s) (BG_Swaps) or, for other augmentations, nothing
+more. By default the augmentation is forced on (p_pos = p_neg = 1)
 so that every row shows it; ``--paper-p`` uses the paper's probabilities instead.
 """
 
@@ -24,6 +25,16 @@ from bgaug.core.io import save_png
 from bgaug.core.seeding import torch_generator
 
 GAP = 2
+HEADER = 14
+"""Height in pixels of the band of column headings above the grid."""
+
+VIEW_TITLES: dict[str, tuple[str, str]] = {
+    "moco_v2": ("query q", "positive key k+"),
+    "simclr": ("view 1", "view 2"),
+    "byol": ("online view", "target view"),
+    "swav": ("global crop 1", "global crop 2"),
+}
+"""Names of a method's first two views in preview columns (one-view methods: ``view``)."""
 
 
 def to_uint8(x: Tensor, normalized: bool = True) -> np.ndarray:
@@ -45,27 +56,60 @@ def _fit(tile: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def preview_grid(batch: MaskedImages, views: ViewBatch, cell: int) -> np.ndarray:
-    """The grid: per row input, mask, q, k+ and the row's matched negatives (blank where none)."""
+def preview_tiles(
+    batch: MaskedImages, views: ViewBatch, method: str
+) -> tuple[list[str], list[list[np.ndarray | None]]]:
+    """Column headings and, per image, its tiles: input, mask, the first two views and the row's
+    matched negatives (``None`` where a row has fewer than another)."""
     B = batch.batch_size
     negatives: list[list[np.ndarray]] = [[] for _ in range(B)]
     if views.matched_negatives is not None and views.matched_rows is not None:
-        for neg, row in zip(views.matched_negatives, views.matched_rows.tolist(), strict=True):
-            negatives[row].append(to_uint8(neg))
+        for neg, owner in zip(views.matched_negatives, views.matched_rows.tolist(), strict=True):
+            negatives[owner].append(to_uint8(neg))
     n_neg = max((len(n) for n in negatives), default=0)
-    columns = 2 + min(2, len(views.views)) + n_neg
-    grid = np.full((B * (cell + GAP) + GAP, columns * (cell + GAP) + GAP, 3), 255, dtype=np.uint8)
+    n_views = min(2, len(views.views))
+    names = VIEW_TITLES.get(method, ("view", "view 2"))[:n_views]
+    titles = ["input", "mask", *names, *(["matched neg."] * n_neg)]
+    rows: list[list[np.ndarray | None]] = []
     for i in range(B):
-        tiles = [
+        row: list[np.ndarray | None] = [
             to_uint8(batch.images[i], normalized=False),
             to_uint8(batch.masks[i].expand(3, -1, -1), normalized=False),
-            *(to_uint8(v[i]) for v in views.views[:2]),
+            *(to_uint8(v[i]) for v in views.views[:n_views]),
             *negatives[i],
         ]
+        rows.append(row + [None] * (len(titles) - len(row)))
+    return titles, rows
+
+
+def _header(titles: list[str], cell: int, width: int) -> np.ndarray:
+    """A white band with each column's heading (Pillow's built-in font, clipped to its column)."""
+    from PIL import Image, ImageDraw
+
+    band = Image.new("RGB", (width, HEADER), "white")
+    draw = ImageDraw.Draw(band)
+    for j, title in enumerate(titles):
+        x = GAP + j * (cell + GAP)
+        text = title
+        while text and draw.textlength(text) > cell:
+            text = text[:-1]
+        draw.text((x, 1), text, fill="black")
+    return np.asarray(band)
+
+
+def preview_grid(batch: MaskedImages, views: ViewBatch, cell: int, method: str = "") -> np.ndarray:
+    """The grid of ``preview_tiles`` under a band of column headings (blank where a row has no tile)."""
+    titles, rows = preview_tiles(batch, views, method)
+    columns = len(titles)
+    width = columns * (cell + GAP) + GAP
+    grid = np.full((len(rows) * (cell + GAP) + GAP, width, 3), 255, dtype=np.uint8)
+    for i, tiles in enumerate(rows):
         for j, tile in enumerate(tiles):
+            if tile is None:
+                continue
             y, x = GAP + i * (cell + GAP), GAP + j * (cell + GAP)
             grid[y : y + cell, x : x + cell] = _fit(tile, cell)
-    return grid
+    return np.concatenate([_header(titles, cell, width), grid])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +142,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     samples = [dataset[i] for i in tqdm(range(n), desc="loading", disable=n < 16)]
     batch = collate_masked(samples)
     views = pipeline(batch, torch_generator(args.seed, "preview"))
-    grid = preview_grid(batch, views, cell=max(args.image_size, 32))
+    grid = preview_grid(batch, views, cell=max(args.image_size, 32), method=args.method)
     save_png(args.out, grid)
     stats = ", ".join(f"{k}={v}" for k, v in sorted(views.stats.items()) if v)
     print(f"wrote {args.out} ({n} images; {stats or 'no background changes'})")

@@ -6,6 +6,8 @@ BYOL: RandomResizedCrop(0.08, 1), ColorJitter(0.4, 0.4, 0.2, 0.1) p=0.8, graysca
 p=1.0 / 0.1 and solarize p=0 / 0.2 on its two views. SwAV: 2 global crops at (0.14, 1) and 6 local
 crops at (0.05, 0.14), jitter strength 0.8, grayscale 0.2, blur p=0.5. RotNet: one crop + flip,
 rotated by k x 90 degrees. Supervised: RandomResizedCrop(0.08, 1) + flip.
+Blur sigma is the papers' [0.1, 2] pixels at 224 px views, scaled with the view size
+(``paper_blur_sigma``): the same blur relative to the image at any resolution.
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ GENERIC_DEFAULT = (0.2, 0.1, 0)
 """For pairs the paper does not tune (RotNet, supervised): MoCo-v2's values."""
 
 
+PAPER_VIEW_SIZE = 224
+PAPER_BLUR_SIGMA = (0.1, 2.0)
+"""Gaussian-blur sigma range of MoCo-v2 / BYOL / SimCLR / SwAV, in pixels of a 224 px view."""
+
+
+def paper_blur_sigma(view_size: int) -> tuple[float, float]:
+    """The papers' blur sigma range scaled to a ``view_size`` px view (pixels of that view).
+
+    A sigma in pixels blurs a small view far more, relative to its content, than a 224 px one: at
+    32 px the unscaled [0.1, 2] blurs 7x more (and the CIFAR recipes of SimCLR / solo-learn turn blur
+    off); scaled, a 32 px view gets [0.014, 0.29] px, a near no-op, as the papers' blur is at 224 px.
+    """
+    factor = view_size / PAPER_VIEW_SIZE
+    return PAPER_BLUR_SIGMA[0] * factor, PAPER_BLUR_SIGMA[1] * factor
+
+
 def default_local_size(image_size: int) -> int:
     """SwAV's 96 px local crops at 224 px, scaled to other global sizes."""
     return max(8, round(image_size * 96 / 224))
@@ -53,17 +71,19 @@ def method_views(
     local_scale: tuple[float, float] = (0.05, 0.14),
 ) -> list[ViewSpec]:
     """The ``ViewSpec``s of ``method``; ``scale`` overrides the global views' crop scale."""
+    sigma = paper_blur_sigma(image_size)
     if method in ("moco_v2", "simclr"):
         jitter = MOCO_JITTER if method == "moco_v2" else SIMCLR_JITTER
-        view = ViewSpec(size=image_size, scale=scale or (0.2, 1.0), jitter=jitter)
+        view = ViewSpec(size=image_size, scale=scale or (0.2, 1.0), jitter=jitter, blur_sigma=sigma)
         return [view, view]
     if method == "byol":
-        base = ViewSpec(size=image_size, scale=scale or (0.08, 1.0), jitter=BYOL_JITTER)
+        base = ViewSpec(size=image_size, scale=scale or (0.08, 1.0), jitter=BYOL_JITTER, blur_sigma=sigma)
         return [replace(base, blur_p=1.0, solarize_p=0.0), replace(base, blur_p=0.1, solarize_p=0.2)]
     if method == "swav":
-        glob = ViewSpec(size=image_size, scale=scale or (0.14, 1.0), jitter=SIMCLR_JITTER)
+        glob = ViewSpec(size=image_size, scale=scale or (0.14, 1.0), jitter=SIMCLR_JITTER, blur_sigma=sigma)
+        small = local_size or default_local_size(image_size)
         local = replace(
-            glob, size=local_size or default_local_size(image_size), scale=local_scale, is_global=False
+            glob, size=small, scale=local_scale, is_global=False, blur_sigma=paper_blur_sigma(small)
         )
         return [glob, glob] + [local] * n_local
     if method in ("rotnet", "supervised"):
