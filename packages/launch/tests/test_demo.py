@@ -83,3 +83,38 @@ def test_a_cached_stage_finds_its_files_after_its_folder_moved(tmp_path: Path) -
 
 def test_bad_seed_count_is_a_user_error(tmp_path: Path) -> None:
     assert demo.main(["--quick", "--out", str(tmp_path / "d"), "--seeds", "0"]) == 2
+
+
+def test_demo_image_figures_are_labelled(tmp_path: Path) -> None:
+    from bgaug.core.synth import SynthConfig, generate
+
+    root = tmp_path / "bench"
+    generate(
+        SynthConfig(image_size=32, classes=2, pretrain_per_class=6, train_per_class=2, val_per_class=2),
+        root,
+        progress=False,
+    )
+    bank = root / "masks" / "pretrain"  # a plain mask folder serves as the bank
+    fig = demo.mask_figure(root, bank)
+    assert fig._suptitle.get_text().startswith("Unsupervised masks")
+    assert [ax.get_title() for ax in fig.axes[:4]] == [
+        "image",
+        "ground-truth\nmask",
+        "bank mask\n(DSR)",
+        "bank mask,\nbackground dimmed",
+    ]
+    assert fig.axes[0].get_ylabel() == "class c0"
+    swaps = demo.views_figure(root, bank, "bg_swaps", "moco_v2", 24, count=3)
+    assert [ax.get_title() for ax in swaps.axes[:5]] == [
+        "input",
+        "mask",
+        "query q",
+        "positive key k+",
+        "matched neg.",
+    ]
+    assert "bg_swaps forced on" in swaps._suptitle.get_text()
+    random = demo.views_figure(root, bank, "bg_random", "byol", 24, count=3)
+    assert [ax.get_title() for ax in random.axes[:4]] == ["input", "mask", "online view", "target view"]
+    assert len(random.axes) == 3 * 4  # BG_Random has no matched-negative column
+    sheet = demo.contact_sheet_figure(root)
+    assert sheet.axes[0].get_title() == "train" and sheet.axes[0].get_ylabel().startswith("c0: disc")

@@ -48,3 +48,39 @@ def test_failed_trials_stay_in_the_table_and_never_win(tmp_path: Path) -> None:
     assert (tmp_path / "heat.png").read_bytes()[:4] == b"\x89PNG"
     plot_heatmap(tmp_path / "one.png", rows, ["p_pos"], "knn_top1")
     assert (tmp_path / "one.png").stat().st_size > 0
+
+
+def test_in9_numbers_join_the_table_and_get_heat_maps(tmp_path: Path) -> None:
+    rows = _rows()
+    for r in rows[:-1]:
+        r.update(
+            in9_original=40.0, in9_only_fg=20.0, in9_mixed_same=35.0, in9_mixed_rand=25.0, in9_bg_gap=10.0
+        )
+    write_table(tmp_path, rows)
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert header == (
+        "p_pos,p_neg,status,epochs,final,best,in9_original,in9_only_fg,in9_mixed_same,in9_mixed_rand,"
+        "in9_bg_gap,error"
+    )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    open_before = set(plt.get_fignums())
+    plot_heatmap(tmp_path / "gap.png", rows, ["p_pos", "p_neg"], "in9_bg_gap")
+    assert (tmp_path / "gap.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(plt.get_fignums()) == open_before  # closed after saving
+
+
+def test_in9_sweeps_refuse_asha_and_ray_train_trials(tmp_path: Path) -> None:
+    from bgaug.launch.sweep import SweepOptions, sweep
+
+    base = PretrainConfig(method="moco_v2", bg_aug="bg_swaps", data="/d", masks="/m")
+    in9 = {"root": "/r", "train": "/r/train"}
+    for options, match in (
+        (SweepOptions(metric="epoch_loss", in9=in9, scheduler="asha"), "fifo"),
+        (SweepOptions(metric="epoch_loss", in9=in9, workers_per_trial=2), "one-process"),
+    ):
+        with pytest.raises(UserError, match=match):
+            sweep(base, {"p_pos": [0.1]}, tmp_path / "s", options)

@@ -119,3 +119,40 @@ def test_pretraining_starts_from_the_methods_published_recipe() -> None:
     assert supervised.schedule == "step" and supervised.milestones == (10, 20, 27)  # 30/60/80 of 90
     assert fitted("byol", base_lr=0.5).base_lr == 0.5
     assert fitted("byol", train_options={"optimizer": "sgd", "warmup_epochs": 0}).optimizer == "sgd"
+
+
+def test_the_cpu_recipe_sets_adam_and_its_method_options_under_the_users() -> None:
+    import torch
+
+    from bgaug.launch.config import PretrainConfig
+    from bgaug.launch.worker import build_train_config
+
+    def config(**changes: object) -> PretrainConfig:
+        return PretrainConfig.from_dict(
+            {"method": "moco_v2", "bg_aug": "none", "data": "x", "epochs": 30, "recipe": "cpu", **changes}
+        )
+
+    train = build_train_config(config(), 10, torch.device("cpu"), main=False)
+    assert (train.optimizer, train.schedule, train.warmup_epochs) == ("adamw", "constant", 0.0)
+    assert train.peak_lr == pytest.approx(2e-3 * 256 / 256)  # batch 256 here: base_lr per 256 images
+    options = config(method_options={"queue_size": 512}).all_method_options()
+    assert options["queue_size"] == 512 and options["bn_splits"] == 4 and options["temperature"] == 0.07
+    assert config(recipe="paper").all_method_options() == {}
+    with pytest.raises(ValueError, match="recipe"):
+        config(recipe="gpu")
+
+
+def test_recipe_cpu_fills_its_defaults_and_flags_still_win(tmp_path: Path) -> None:
+    import argparse
+
+    from bgaug.launch.pretrain import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--method", "moco_v2", "--bg-aug", "none", "--data", str(tmp_path)]
+    cpu = config_from_args(parser.parse_args([*base, "--recipe", "cpu"]))
+    assert (cpu.arch, cpu.image_size, cpu.batch_size, cpu.epochs) == ("cnn5_w16", 24, 128, 100)
+    mine = config_from_args(parser.parse_args([*base, "--recipe", "cpu", "--image-size", "32"]))
+    assert mine.image_size == 32 and mine.arch == "cnn5_w16"
+    paper = config_from_args(parser.parse_args(base))
+    assert (paper.recipe, paper.arch, paper.image_size) == ("paper", "resnet50", 224)

@@ -23,11 +23,16 @@ from bgaug.core.config import (
     config_to_dict,
 )
 from bgaug.core.io import atomic_write_json
+from bgaug.ssl_methods.recipes import TRAIN_RECIPES, recipe_method_options
 
 METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
 BG_AUGS = ("none", "bg_rm", "bg_random", "bg_swaps")
 SYNC_BN = ("auto", "none", "global", "group")
 DATA_PATHS = ("auto", "workers", "device")
+CACHE_IMAGES = ("auto", "on", "off")
+CACHE_LIMIT_BYTES = 2 << 30
+"""``cache_images="auto"`` keeps decoded samples in memory when they fit in this (and the loader runs
+in the training process)."""
 CONFIG_FORMAT = "bgaug-pretrain/1"
 
 
@@ -45,13 +50,20 @@ class PretrainConfig:
     there are fewer than a group, or the group size does not divide them), SwAV global (its code's
     default), none for the rest (MoCo-v2 shuffles its keys' BatchNorm instead). On CPU workers,
     ``auto`` means ``none``, because SyncBatchNorm needs CUDA.
+    ``recipe``: ``paper`` (each method's published optimisation, default) or ``cpu`` (Adam and
+    method settings that form features within minutes on a CPU; ``ssl_methods.recipes``); the
+    augmentations, p_pos / p_neg and FG_min are the paper's under either.
     ``method_options`` / ``augment_options`` / ``train_options``: extra fields for ``build_method`` /
-    ``build_pipeline`` / ``ssl_methods.training.TrainConfig`` (optimizer, warm-up, amp...).
+    ``build_pipeline`` / ``ssl_methods.training.TrainConfig`` (optimizer, warm-up, amp...), on top of
+    the recipe's.
     ``data_path``: ``workers`` (DataLoader processes decode and resize, the consumer augments),
     ``device`` (workers read JPEG bytes and a mask pack; decoding and augmentation run on the training
     device ahead of each step: ``launch.device_loader``) or ``auto`` (``device`` on CUDA when the masks
     are a pack or absent, else ``workers``). ``cpu_decode_share``: on the device path, the fraction of
     JPEGs the loader workers decode themselves, taking load off nvJPEG (``EncodedImageFolder``).
+    ``cache_images``: keep decoded, load-sized samples in memory after their first epoch (``on``,
+    ``off``, or ``auto``: on when ``loader_workers`` is 0 and they take under 2 GiB, as on the CPU
+    demo, where decoding each epoch again cost 2-3x the training step).
     ``knn_train`` / ``knn_val``: labelled image folders for the kNN monitor (``None``: none), run every
     ``knn_every`` epochs (keep 1 for ASHA sweeps, which stop trials on it). A checkpoint is written and
     reported at every epoch end.
@@ -67,6 +79,7 @@ class PretrainConfig:
     small_stem: bool = False
     image_size: int = 224
     base_lr: float | None = None
+    recipe: str = "paper"
     p_pos: float | None = None
     p_neg: float | None = None
     seed: int = 0
@@ -75,6 +88,7 @@ class PretrainConfig:
     knn_every: int = 1
     loader_workers: int = 4
     data_path: str = "auto"
+    cache_images: str = "auto"
     cpu_decode_share: float = 0.0
     knn_train: str | None = None
     knn_val: str | None = None
@@ -89,6 +103,8 @@ class PretrainConfig:
         check_choice("arch", self.arch, ARCHS)
         check_choice("sync_bn", self.sync_bn, SYNC_BN)
         check_choice("data_path", self.data_path, DATA_PATHS)
+        check_choice("recipe", self.recipe, TRAIN_RECIPES)
+        check_choice("cache_images", self.cache_images, CACHE_IMAGES)
         for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "knn_every", "knn_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -118,6 +134,16 @@ class PretrainConfig:
             raise ValueError(f"batch_size {self.batch_size} does not split evenly over {world_size} workers")
         return self.batch_size // world_size
 
+    def caches_images(self, n_images: int, load_size: int) -> bool:
+        """Whether the run keeps decoded samples in memory (``cache_images``)."""
+        if self.cache_images != "auto":
+            return self.cache_images == "on"
+        return self.loader_workers == 0 and n_images * 7 * load_size**2 <= CACHE_LIMIT_BYTES
+
+    def all_method_options(self) -> dict[str, Any]:
+        """``build_method`` options: the recipe's (``recipe_method_options``), then ``method_options``."""
+        return {**recipe_method_options(self.method, self.recipe), **self.method_options}
+
     def augment_kwargs(self) -> dict[str, Any]:
         """Keyword options for ``bgaug.augment.build_pipeline`` (only the ones set)."""
         options = dict(self.augment_options)
@@ -139,6 +165,13 @@ class PretrainConfig:
 
     def updated(self, **changes: Any) -> PretrainConfig:
         return replace(self, **changes)
+
+
+RECIPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cpu": {"arch": "cnn5_w16", "image_size": 24, "batch_size": 128, "epochs": 100},
+}
+"""Fields a recipe sets unless the user does (``--recipe cpu`` alone is a complete CPU run: the
+plain five-layer CNN on 24 px views, batch 128, 100 epochs; docs/science.md)."""
 
 
 def config_field_names() -> tuple[str, ...]:

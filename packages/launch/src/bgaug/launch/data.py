@@ -56,15 +56,24 @@ def open_masks(image_root: str, masks: str | None) -> MaskBank | None:
 
 
 def open_dataset(
-    image_root: str, bank: MaskBank | None, *, size: int, labelled: bool = False
+    image_root: str,
+    bank: MaskBank | None,
+    *,
+    size: int,
+    labelled: bool = False,
+    cache: bool | Callable[[int], bool] = False,
 ) -> Dataset[Any]:
-    """The ``MaskedImageDataset`` of ``image_root`` with ``bank`` (``open_masks``), at load size ``size``."""
+    """The ``MaskedImageDataset`` of ``image_root`` with ``bank`` (``open_masks``), at load size
+    ``size``; ``cache``: keep samples in memory, or a function of the image count that decides."""
     from bgaug.core.data import MaskedImageDataset
 
     if not Path(image_root).is_dir():
         raise FileNotFoundError(f"image folder not found: {image_root}")
-    dataset: Dataset[Any] = MaskedImageDataset(image_root, bank=bank, size=size, labelled=labelled)
-    return dataset
+    dataset = MaskedImageDataset(image_root, bank=bank, size=size, labelled=labelled)
+    if cache if isinstance(cache, bool) else cache(len(dataset)):
+        dataset.keep_in_memory()
+    out: Dataset[Any] = dataset
+    return out
 
 
 def _collate(samples: list[Any]) -> MaskedImages:

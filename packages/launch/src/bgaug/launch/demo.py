@@ -5,24 +5,25 @@ also after the folder was moved, and a killed run resumes where it stopped; pret
 mid-run from its checkpoint; the hash covers the configuration, not bgaug's version, so after an
 upgrade that changes results, use a new ``--out``):
 
-1. ``data``: the embedded synthetic benchmark (``python -m bgaug.core synth``), fixed seed 0.
+1. ``data``: the embedded synthetic benchmark (``bgaug.core.synth.generate``), fixed seed 0.
 2. ``masks``: unsupervised masks, no labels anywhere: the mask bank of the pretrain split from hand-crafted
-   saliency (DSR, ``python -m bgaug.saliency handcrafted``), scored against the benchmark's exact ground
-   truth; the default and science presets also run a short DeepUSPS2 fit (hand-crafted pseudo-labels ->
-   phase-I networks -> fused detector, ``fit --preset quick``) on a subset and report its scores.
-3. ``runs``: pretraining with the masks of stage 2: MoCo-v2 baseline, + BG_RM, + BG_Swaps; BYOL
-   baseline and + BG_Random (``bgaug pretrain --workers 0``), one run per seed.
+   saliency (DSR, ``bgaug.saliency.handcrafted_bank``), scored against the benchmark's exact ground
+   truth; the science preset also runs a short DeepUSPS2 fit (hand-crafted pseudo-labels -> phase-I
+   networks -> fused detector) on a subset and reports its scores.
+3. ``runs``: an untrained backbone (the random-weights reference) and pretraining with the masks of
+   stage 2: MoCo-v2 baseline, + BG_RM, + BG_Swaps; BYOL baseline and + BG_Random
+   (``bgaug.launch.pretrain``, in this process), one run per seed.
 4. ``eval``: linear evaluation on the labelled train split, then the ImageNet-9 variants and BG-Gap
-   (``python -m bgaug.evals run --suites in9``).
-5. ``report.md`` with the tables and figures (masks over images, q / k+ / matched-negative grids,
-   BG-Gap bars, accuracy per variant).
+   (``bgaug.evals.runner``).
+5. ``report.md``: the tables (accuracy, whether features formed against random weights, how each
+   background augmentation moved the numbers, the paper's claims under ``claims.RULES``) and figures.
 
 Presets: ``quick`` (<= 3 minutes on 2 cores: a smaller benchmark, short schedules), ``default``
 (<= 15 minutes), ``science`` (what ``nox -s science`` runs: longer schedules, RotNet and supervised
-controls, several seeds; prints the paper's claims as REPRODUCED / NOT REPRODUCED).
-The schedules are scaled down from the paper (hundreds of steps, not hundreds of epochs of ImageNet):
-MoCo's key-encoder momentum is 0.99 and its queue 1,024 keys so they act within such short runs; the
-background-augmentation probabilities, FG_min and everything else are the paper's values.
+controls, 3 seeds). All use the CPU recipe (``--recipe cpu`` of ``bgaug pretrain``: a plain five-layer
+CNN on 24 px views, Adam, MoCo-v2 with a 1,024-key queue and split BatchNorm; docs/science.md says
+how it was found and why the published recipes form no features at this budget). The augmentations,
+their probabilities and FG_min are the paper's.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from bgaug.core.cli import UserError
-from bgaug.core.io import atomic_write_json, load_image, load_mask, save_png
-from bgaug.launch.report import RANDOM_WEIGHTS
+from bgaug.core.io import atomic_write_json, load_image, load_mask
+from bgaug.launch.report import RANDOM_WEIGHTS, save_figure
 
 STAGE_FILE = ".stage.json"
 
@@ -67,45 +68,48 @@ CONTROL_RUNS: tuple[Run, ...] = (
 
 @dataclass(frozen=True)
 class Preset:
-    """Everything a demo run depends on; its parts are hashed into the stage cache keys."""
+    """Everything a demo run depends on; its parts are hashed into the stage cache keys.
+
+    ``pretrain``: ``PretrainConfig`` fields shared by every run; ``method_epochs``: epochs of a
+    method where they differ from ``pretrain["epochs"]``.
+    """
 
     synth: Mapping[str, int | float] = field(default_factory=dict)
     saliency: Mapping[str, int | float | str] = field(default_factory=dict)
     runs: tuple[Run, ...] = PAPER_RUNS
     pretrain: Mapping[str, Any] = field(default_factory=dict)
+    method_epochs: Mapping[str, int] = field(default_factory=dict)
     method_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     linear_epochs: int = 30
     seeds: int = 1
 
 
-_METHOD_OPTIONS: dict[str, dict[str, Any]] = {
-    "moco_v2": {"hidden_dim": 512, "out_dim": 128, "queue_size": 1024, "momentum": 0.99},
-    "byol": {"hidden_dim": 512, "out_dim": 128},
-    "simclr": {"hidden_dim": 512, "out_dim": 128},
-    "swav": {"hidden_dim": 512, "out_dim": 128, "n_prototypes": 100},
-}
+CPU_PRETRAIN: dict[str, Any] = {"recipe": "cpu", "arch": "cnn5_w16", "image_size": 24, "batch_size": 128}
+"""The CPU recipe (``launch.config.RECIPE_DEFAULTS["cpu"]``) as every preset's pretraining base."""
 
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         synth={"image_size": 64, "pretrain_per_class": 64, "train_per_class": 30, "val_per_class": 20},
         saliency={},  # no DeepUSPS2 fit in the quick demo
-        pretrain={"epochs": 2, "batch_size": 64, "arch": "resnet10_w16", "image_size": 56},
-        method_options=_METHOD_OPTIONS,
+        pretrain={**CPU_PRETRAIN, "epochs": 10, "batch_size": 64},
+        method_options={"moco_v2": {"bn_splits": 2}},
         linear_epochs=20,
     ),
     "default": Preset(
         synth={},
-        saliency={"max_images": 90, "methods": "dsr,mbd"},
-        pretrain={"epochs": 20, "batch_size": 128, "arch": "resnet10_w16", "image_size": 56},
-        method_options=_METHOD_OPTIONS,
+        saliency={},
+        pretrain={**CPU_PRETRAIN, "epochs": 80},
+        # Equal CPU time per run: a BYOL epoch costs ~1.6x a MoCo-v2 one (two encoders with gradients).
+        method_epochs={"byol": 50},
     ),
     "science": Preset(
         synth={},
         saliency={"max_images": 400},
         runs=PAPER_RUNS + CONTROL_RUNS,
-        pretrain={"epochs": 30, "batch_size": 128, "arch": "resnet10_w16", "image_size": 56},
-        method_options=_METHOD_OPTIONS,
-        linear_epochs=50,
+        pretrain={**CPU_PRETRAIN, "epochs": 80},
+        # The supervised control sees 900 labelled images (7 steps an epoch): 300 epochs fit its
+        # training set (95 % top-1); 80 fit 70 %.
+        method_epochs={"byol": 50, "supervised": 300},
         seeds=3,
     ),
 }
@@ -150,8 +154,38 @@ def _cached(directory: Path, key: str) -> dict[str, Any] | None:
     return result
 
 
+class Progress:
+    """``[demo] (k/N) stage: ...`` lines with each stage's time and the total so far."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def begin(self, name: str) -> float:
+        self.done += 1
+        print(f"[demo] ({self.done}/{self.total}) {name} ...", flush=True)
+        return time.perf_counter()
+
+    def end(self, name: str, since: float, cached: bool = False) -> None:
+        now = time.perf_counter()
+        what = "cached" if cached else f"done in {now - since:.0f} s"
+        print(
+            f"[demo] ({self.done}/{self.total}) {name}: {what} (total {now - self.started:.0f} s)", flush=True
+        )
+
+
+_NO_PROGRESS = Progress(0)
+
+
 def stage(
-    name: str, directory: Path, config: Any, work: Callable[[Path], dict[str, Any]], *, fresh: bool = True
+    name: str,
+    directory: Path,
+    config: Any,
+    work: Callable[[Path], dict[str, Any]],
+    *,
+    fresh: bool = True,
+    progress: Progress = _NO_PROGRESS,
 ) -> dict[str, Any]:
     """Run ``work(directory)`` unless a finished stage with the same configuration is there.
 
@@ -159,52 +193,35 @@ def stage(
     output); otherwise it is kept so the tool can resume (pretraining, mask bank).
     """
     key = _key(config)
+    since = progress.begin(name)
     done = _cached(directory, key)
     if done is not None:
-        print(f"[demo] {name}: cached ({directory})", flush=True)
+        progress.end(name, since, cached=True)
         return done
     marker = directory / STAGE_FILE
     if directory.exists() and (fresh or marker.exists()):
         # a finished stage of another configuration, or a half-made one a tool cannot resume
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    print(f"[demo] {name}: running", flush=True)
     start = time.perf_counter()
     result = work(directory)
     result["seconds"] = round(time.perf_counter() - start, 1)
     atomic_write_json(
         marker, {"key": key, "config": config, "directory": str(directory.absolute()), "result": result}
     )
+    progress.end(name, since)
     return result
 
 
-def _call(main: Callable[[Sequence[str] | None], int], argv: list[str], what: str) -> None:
-    status = main(argv)
-    if status != 0:
-        raise RuntimeError(f"{what} failed with exit status {status}: {' '.join(argv)}")
-
-
-def _synth(out: Path, preset: Preset) -> dict[str, Any]:
-    from bgaug.core.cli import main as core_main
+def _synth(out: Path, preset: Preset, progress: Progress) -> dict[str, Any]:
+    from bgaug.core.synth import SynthConfig, generate, summarize
 
     def work(directory: Path) -> dict[str, Any]:
-        argv = [
-            "synth",
-            "--out",
-            str(directory / "bench"),
-            "--seed",
-            "0",
-            "--json",
-            str(directory / "synth.json"),
-        ]
-        for name, value in preset.synth.items():
-            argv += [f"--{name.replace('_', '-')}", str(value)]
-        argv += ["--preview", str(directory / "contact_sheet.png")]
-        _call(core_main, argv, "synth")
-        summary: dict[str, Any] = json.loads((directory / "synth.json").read_text(encoding="utf-8"))
-        return {"root": str(directory / "bench"), "summary": summary}
+        config = SynthConfig(seed=0, **preset.synth)  # type: ignore[arg-type]
+        manifest = generate(config, directory / "bench", workers=os.cpu_count() or 1, progress=False)
+        return {"root": str(directory / "bench"), "summary": summarize(manifest)}
 
-    return stage("synthetic benchmark", out / "data", dict(preset.synth), work)
+    return stage("synthetic benchmark", out / "data", dict(preset.synth), work, progress=progress)
 
 
 BANK_METHOD = "dsr"
@@ -215,92 +232,69 @@ so the demo trains on the better unsupervised source and reports the DeepUSPS2 f
 is fixed here, never made by looking at the ground truth."""
 
 
-def _masks(out: Path, data_root: Path, preset: Preset, data_key: str) -> dict[str, Any]:
-    from bgaug.saliency.cli import main as saliency_main
+def _masks(out: Path, data_root: Path, preset: Preset, data_key: str, progress: Progress) -> dict[str, Any]:
+    from bgaug.saliency.deepusps import config_with, fit
+    from bgaug.saliency.evaluate import evaluate
+    from bgaug.saliency.handcrafted_bank import handcrafted_bank
 
     images = data_root / "pretrain"
     gt = data_root / "masks" / "pretrain"
 
     def work(directory: Path) -> dict[str, Any]:
         bank = directory / "bank"
-        _call(
-            saliency_main,
-            [
-                "handcrafted",
-                "--method",
-                BANK_METHOD,
-                "--images",
-                str(images),
-                "--out",
-                str(bank),
-                "--threshold",
-                str(BANK_THRESHOLD),
-                "--soft-maps",
-                "--json",
-                str(directory / "bank.json"),
-            ],
-            "saliency handcrafted",
-        )
-        _call(
-            saliency_main,
-            ["eval", "--pred", str(bank), "--gt", str(gt), "--json", str(directory / "eval.json")],
-            "saliency eval",
-        )
-        result: dict[str, Any] = {
-            "bank": str(bank),
-            "eval": json.loads((directory / "eval.json").read_text(encoding="utf-8")),
-        }
+        handcrafted_bank(BANK_METHOD, images, bank, threshold=BANK_THRESHOLD, soft_maps=True, progress=False)
+        result: dict[str, Any] = {"bank": str(bank), "eval": evaluate(bank, gt, progress=False)}
         if preset.saliency:  # a short DeepUSPS2 fit on a subset, scored against the ground truth
-            argv = [
-                "fit",
-                "--images",
-                str(images),
-                "--out",
-                str(directory / "detector.pt"),
-                "--preset",
-                "quick",
-                "--gt",
-                str(gt),
-                "--json",
-                str(directory / "fit.json"),
-                "--seed",
-                "0",
-            ]
-            for name, value in preset.saliency.items():
-                argv += [f"--{name.replace('_', '-')}", str(value)]
-            _call(saliency_main, argv, "saliency fit")
-            result["fit"] = json.loads((directory / "fit.json").read_text(encoding="utf-8"))
+            overrides: dict[str, Any] = {k.replace("-", "_"): v for k, v in preset.saliency.items()}
+            if isinstance(overrides.get("methods"), str):
+                overrides["methods"] = tuple(str(overrides["methods"]).split(","))
+            config = config_with("quick", {**overrides, "seed": 0})
+            result["fit"] = fit(images, directory / "detector.pt", config, gt_root=gt, progress=False)
         return result
 
     config = {"data": data_key, "bank": [BANK_METHOD, BANK_THRESHOLD], "fit": dict(preset.saliency)}
-    return stage("masks", out / "masks", config, work)
+    return stage("masks", out / "masks", config, work, progress=progress)
 
 
 def _pretrain(
-    out: Path, data_root: Path, bank: Path, preset: Preset, run: Run, seed: int, upstream: str
+    out: Path,
+    data_root: Path,
+    bank: Path,
+    preset: Preset,
+    run: Run,
+    seed: int,
+    upstream: str,
+    progress: Progress,
 ) -> dict[str, Any]:
     from bgaug.launch.config import PretrainConfig
     from bgaug.launch.pretrain import pretrain
 
     method, bg_aug = run
-    images = data_root / ("train" if method == "supervised" else "pretrain")
+    supervised = method == "supervised"
+    images = data_root / ("train" if supervised else "pretrain")
+    settings = {**preset.pretrain}
+    if method in preset.method_epochs:
+        settings["epochs"] = preset.method_epochs[method]
     config = PretrainConfig(
         method=method,
         bg_aug=bg_aug,
         data=str(images),
         # The supervised control trains on the labelled split, whose masks are the ground truth.
-        masks=str(data_root / "masks" / "train") if method == "supervised" else str(bank),
+        masks=str(data_root / "masks" / "train") if supervised else str(bank),
         seed=seed,
         loader_workers=0,
         method_options=dict(preset.method_options.get(method, {})),
-        **preset.pretrain,
+        **settings,
     )
     directory = out / "runs" / f"{method}-{bg_aug}-s{seed}"
 
     def work(directory: Path) -> dict[str, Any]:
         resume = (directory / "config.json").is_file()
         result = pretrain(config, directory, workers=0, resume=resume)
-        return {"backbone": result["backbone"], "metrics": result.get("metrics", {})}
+        done = {"backbone": result["backbone"], "metrics": result.get("metrics", {})}
+        if supervised:  # the control must fit its own training set before its numbers mean much
+            done["train_top1"] = _train_top1(Path(result["backbone"]), images)
+        return done
 
     return stage(
         f"pretrain {method} {bg_aug} seed {seed}",
@@ -308,10 +302,23 @@ def _pretrain(
         {"upstream": upstream, "config": _portable(config.to_dict(), out)},
         work,
         fresh=False,
+        progress=progress,
     )
 
 
-def _random_weights(out: Path, preset: Preset, seed: int) -> dict[str, Any]:
+def _train_top1(backbone: Path, images: Path) -> float:
+    """Top-1 (%) of a checkpoint's own head on the clean (centre-crop) images it was trained on."""
+    from bgaug.core.backbones import load_classifier
+    from bgaug.evals.datasets import ImageListDataset, imagefolder_items
+    from bgaug.evals.inference import EvalOptions, predict
+
+    classifier = load_classifier(backbone)
+    items, _ = imagefolder_items(images)
+    options = EvalOptions(device="cpu", workers=0, progress=False)
+    return predict(classifier, ImageListDataset(items, classifier.preprocess), options).top1
+
+
+def _random_weights(out: Path, preset: Preset, seed: int, progress: Progress) -> dict[str, Any]:
     import torch
 
     from bgaug.core.backbones import build_backbone, save_backbone
@@ -338,13 +345,20 @@ def _random_weights(out: Path, preset: Preset, seed: int) -> dict[str, Any]:
         return {"backbone": str(path)}
 
     config = {"arch": arch, "small_stem": small_stem, "image_size": image_size, "seed": seed}
-    return stage(f"random weights seed {seed}", out / "runs" / f"{RANDOM_WEIGHTS}-s{seed}", config, work)
+    return stage(
+        f"random weights seed {seed}",
+        out / "runs" / f"{RANDOM_WEIGHTS}-s{seed}",
+        config,
+        work,
+        progress=progress,
+    )
 
 
-def _evaluate(backbone: Path, data_root: Path, preset: Preset, upstream: str, seed: int) -> dict[str, Any]:
+def _evaluate(
+    backbone: Path, data_root: Path, preset: Preset, upstream: str, seed: int, progress: Progress
+) -> dict[str, Any]:
+    from bgaug.evals.inference import EvalOptions
     from bgaug.evals.runner import RunConfig, run
-
-    directory = backbone.parent / "eval"
 
     def work(directory: Path) -> dict[str, Any]:
         results = run(
@@ -358,6 +372,7 @@ def _evaluate(backbone: Path, data_root: Path, preset: Preset, upstream: str, se
                 linear_epochs=preset.linear_epochs,
                 in9_mapping="identity",
                 seed=seed,
+                options=EvalOptions(device="cpu", progress=False),
             )
         )
         in9 = results["suites"]["in9"]
@@ -367,68 +382,116 @@ def _evaluate(backbone: Path, data_root: Path, preset: Preset, upstream: str, se
 
     return stage(
         f"evaluate {backbone.parent.name}",
-        directory,
+        backbone.parent / "eval",
         {"upstream": upstream, "linear_epochs": preset.linear_epochs},
         work,
+        progress=progress,
     )
 
 
-def _mask_figure(data_root: Path, bank_root: Path, path: Path, count: int = 8) -> None:
-    """Images, ground-truth masks and predicted masks side by side (first image of a few classes)."""
-    from bgaug.saliency.bank import DirectoryMaskBank
+def mask_figure(data_root: Path, bank_root: Path, count: int = 8) -> Any:
+    """Images, ground-truth masks and the bank's masks side by side (first image of a few classes),
+    as a labelled matplotlib figure."""
+    from bgaug.launch.data import open_masks
+    from bgaug.launch.report import image_grid_figure
 
-    bank = DirectoryMaskBank(bank_root)
-    classes = sorted(p.name for p in (data_root / "pretrain").iterdir() if p.is_dir())[:count]
-    rows = []
+    pretrain = data_root / "pretrain"
+    bank = open_masks(str(pretrain), str(bank_root))
+    assert bank is not None
+    classes = sorted(p.name for p in pretrain.iterdir() if p.is_dir())[:count]
+    rows, labels = [], []
     for name in classes:
-        rel = f"{name}/" + sorted(os.listdir(data_root / "pretrain" / name))[0]
-        image = load_image(data_root / "pretrain" / rel)
+        rel = f"{name}/" + sorted(os.listdir(pretrain / name))[0]
+        image = load_image(pretrain / rel)
         gt = load_mask(data_root / "masks" / "pretrain" / rel)
         pred = bank[bank.index_of(rel)].mask
         overlay = image.copy()
         overlay[~pred] = (overlay[~pred] * 0.3).astype(np.uint8)
-        gap = np.full((image.shape[0], 2, 3), 255, np.uint8)
-        rows.append(
-            np.concatenate(
-                [
-                    image,
-                    gap,
-                    np.repeat(gt[..., None] * 255, 3, 2).astype(np.uint8),
-                    gap,
-                    np.repeat(pred[..., None] * 255, 3, 2).astype(np.uint8),
-                    gap,
-                    overlay,
-                ],
-                1,
-            )
-        )
-    sheet = np.concatenate([np.concatenate([r, np.full((2, r.shape[1], 3), 255, np.uint8)]) for r in rows])
-    save_png(path, sheet)
+        rows.append([image, gt.astype(np.uint8) * 255, pred.astype(np.uint8) * 255, overlay])
+        labels.append(f"class {name}")
+    return image_grid_figure(
+        rows,
+        [
+            "image",
+            "ground-truth\nmask",
+            f"bank mask\n({BANK_METHOD.upper()})",
+            "bank mask,\nbackground dimmed",
+        ],
+        labels,
+        f"Unsupervised masks of the pretrain split: {BANK_METHOD} saliency at threshold {BANK_THRESHOLD} "
+        "against the exact ground truth",
+    )
 
 
-def _views_figure(data_root: Path, bank: Path, out: Path, bg_aug: str, method: str, count: int = 6) -> None:
-    """q, k+ (and the matched negative) for a few pretrain images, with p = 1 so every row shows it."""
+def views_figure(
+    data_root: Path, bank: Path, bg_aug: str, method: str, image_size: int, count: int = 6
+) -> Any:
+    """Input, mask, the method's two views and (BG_Swaps) the matched negative for a few pretrain
+    images, as a labelled matplotlib figure; the augmentation is forced on (p = 1) so every row shows it."""
     from bgaug.augment import build_pipeline
-    from bgaug.augment.preview import preview_grid
+    from bgaug.augment.preview import preview_tiles
     from bgaug.core.data import collate_masked
     from bgaug.core.seeding import torch_generator
     from bgaug.launch.data import open_dataset, open_masks
+    from bgaug.launch.report import METHOD_LABELS, image_grid_figure
+    from bgaug.launch.worker import load_size
 
     root = str(data_root / "pretrain")
-    dataset = open_dataset(root, open_masks(root, str(bank)), size=64)
+    dataset = open_dataset(root, open_masks(root, str(bank)), size=load_size(image_size))
     step = max(len(dataset) // count, 1)  # type: ignore[arg-type]  # spread over the classes
     batch = collate_masked([dataset[i * step] for i in range(count)])
     options: dict[str, float] = {"p_pos": 1.0, "warmup_epochs": 0}
     if bg_aug == "bg_swaps":
         options["p_neg"] = 1.0
-    pipeline = build_pipeline(method, bg_aug, image_size=64, **options)
+    pipeline = build_pipeline(method, bg_aug, image_size=image_size, **options)
     views = pipeline(batch, torch_generator(0, "demo-preview"))
-    save_png(out, preview_grid(batch, views, cell=64))
+    titles, rows = preview_tiles(batch, views, method)
+    return image_grid_figure(
+        rows,
+        titles,
+        [f"image {i * step}" for i in range(count)],
+        f"{METHOD_LABELS.get(method, method)} views at {image_size} px with {bg_aug} forced on "
+        f"(p = 1; training uses the paper's p)",
+    )
+
+
+def contact_sheet_figure(bench: Path) -> Any:
+    """The benchmark's classes and the ImageNet-9 variants of one val image each, labelled."""
+    from bgaug.core.synth_preview import contact_sheet_tiles
+    from bgaug.launch.report import image_grid_figure
+
+    titles, labels, rows = contact_sheet_tiles(bench)
+    return image_grid_figure(
+        rows,
+        titles,
+        labels,
+        "Synthetic benchmark: per class (shape / matched background), train images with exact masks, "
+        "then one val image, its mask and its ImageNet-9 variants",
+        cell_inches=0.9,
+    )
+
+
+def _figures(out: Path, data_root: Path, bank: Path, preset: Preset) -> dict[str, str]:
+    """Write the demo's image figures; return caption -> file."""
+    figures: dict[str, str] = {}
+    save_figure(contact_sheet_figure(data_root), out / "contact_sheet.png")
+    figures["Synthetic benchmark: classes and ImageNet-9 variants"] = "contact_sheet.png"
+    save_figure(mask_figure(data_root, bank), out / "masks.png")
+    figures["Pretrain images, ground-truth masks, the bank's masks, background dimmed"] = "masks.png"
+    view_size = int(preset.pretrain.get("image_size", 224))
+    for method, bg_aug, caption in (
+        ("moco_v2", "bg_swaps", "query, positive key and matched negative"),
+        ("byol", "bg_random", "online and target views, backgrounds from other images"),
+    ):
+        name = f"views_{method}_{bg_aug}.png"
+        save_figure(views_figure(data_root, bank, bg_aug, method, view_size), out / name)
+        figures[f"{method} + {bg_aug}: {caption}"] = name
+    return figures
 
 
 def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; return the results written to ``results.json``."""
-    from bgaug.launch.claims import check_claims
+    from bgaug.launch.claims import LEARNED_MARGIN, RULES, check_claims, mechanism
     from bgaug.launch.report import write_report
 
     preset = PRESETS[preset_name]
@@ -438,45 +501,42 @@ def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str,
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    per_seed = 1 + len(preset.runs)
+    progress = Progress(2 + 2 * per_seed * n_seeds + 1)
 
-    data = _synth(out, preset)
+    data = _synth(out, preset, progress)
     data_root = Path(data["root"])
     data_key = _key(dict(preset.synth))
-    masks = _masks(out, data_root, preset, data_key)
+    masks = _masks(out, data_root, preset, data_key, progress)
     bank = Path(masks["bank"])
     mask_key = _key({"data": data_key, **preset.saliency})
 
-    runs = []
+    runs: list[dict[str, Any]] = []
     for seed in range(n_seeds):
         for method, bg_aug in ((RANDOM_WEIGHTS, "none"), *preset.runs):
             if method == RANDOM_WEIGHTS:
-                trained = _random_weights(out, preset, seed)
+                trained = _random_weights(out, preset, seed, progress)
             else:
-                trained = _pretrain(out, data_root, bank, preset, (method, bg_aug), seed, mask_key)
+                trained = _pretrain(out, data_root, bank, preset, (method, bg_aug), seed, mask_key, progress)
             upstream = _key(_portable(trained, out))
-            evaluation = _evaluate(Path(trained["backbone"]), data_root, preset, upstream, seed)
+            evaluation = _evaluate(Path(trained["backbone"]), data_root, preset, upstream, seed, progress)
             variants = evaluation["in9"]["variants"]
-            runs.append(
-                {
-                    "method": method,
-                    "bg_aug": bg_aug,
-                    "seed": seed,
-                    # bgaug.evals reports top-1 in percent; results.json keeps fractions
-                    "in9": {name: float(v["top1"]) / 100 for name, v in variants.items()},
-                    "bg_gap": float(evaluation["in9"]["bg_gap"]) / 100,
-                    "pretrain_seconds": trained.get("seconds"),
-                }
-            )
+            record: dict[str, Any] = {
+                "method": method,
+                "bg_aug": bg_aug,
+                "seed": seed,
+                # bgaug.evals reports top-1 in percent; results.json keeps fractions
+                "in9": {name: float(v["top1"]) / 100 for name, v in variants.items()},
+                "bg_gap": float(evaluation["in9"]["bg_gap"]) / 100,
+                "pretrain_seconds": trained.get("seconds"),
+            }
+            if "train_top1" in trained:
+                record["train_top1"] = float(trained["train_top1"]) / 100
+            runs.append(record)
 
-    figures: dict[str, str] = {"Synthetic benchmark: classes and ImageNet-9 variants": "contact_sheet.png"}
-    shutil.copyfile(out / "data" / "contact_sheet.png", out / "contact_sheet.png")
-    _mask_figure(data_root, bank, out / "masks.png")
-    figures["Pretrain images, ground-truth masks, the bank's masks, background dimmed"] = "masks.png"
-    for method, bg_aug in (("moco_v2", "bg_swaps"), ("byol", "bg_random")):
-        name = f"views_{method}_{bg_aug}.png"
-        _views_figure(data_root, bank, out / name, bg_aug, method)
-        figures[f"{method} + {bg_aug}: query, positive key, matched negative"] = name
-
+    since = progress.begin("report and figures")
+    figures = _figures(out, data_root, bank, preset)
+    classes = int(data["summary"]["params"]["classes"])
     bank_scores = masks["eval"]
     mask_scores: dict[str, Mapping[str, Any]] = {"centre prior (baseline)": bank_scores["centre_prior"]}
     fit = masks.get("fit")
@@ -490,23 +550,36 @@ def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str,
     mask_scores[f"mask bank used for pretraining: {BANK_METHOD} at {BANK_THRESHOLD} (all images)"] = (
         bank_scores
     )
+    pretrain = preset.pretrain
     results: dict[str, Any] = {
         "meta": {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
             "preset": preset_name,
             "seeds": n_seeds,
-            "benchmark": f"synthetic, {json.dumps(data['summary'].get('splits', {}))}",
-            "backbone": f"{preset.pretrain.get('arch')} at {preset.pretrain.get('image_size')} px",
-            "schedule": f"{preset.pretrain.get('epochs')} epochs, batch {preset.pretrain.get('batch_size')}",
+            "benchmark": f"synthetic, {classes} classes, {json.dumps(data['summary'].get('splits', {}))}",
+            "recipe": f"{pretrain.get('recipe', 'paper')} (bgaug pretrain --recipe; docs/science.md)",
+            "backbone": f"{pretrain.get('arch')} at {pretrain.get('image_size')} px",
+            "schedule": f"{pretrain.get('epochs')} epochs, batch {pretrain.get('batch_size')}"
+            + "".join(f"; {m}: {e} epochs" for m, e in preset.method_epochs.items()),
+            "linear probe": f"fast mode, {preset.linear_epochs} epochs on standardised features",
             "wall time (s)": round(time.perf_counter() - started, 1),
         },
         "masks": {k: _mask_row(v) for k, v in mask_scores.items()},
         "runs": runs,
+        "learned_margin": LEARNED_MARGIN,
         "claims": check_claims(runs),
+        "claim_rules": RULES,
+        "mechanism": mechanism(runs),
     }
+    supervised = [float(r["train_top1"]) for r in runs if "train_top1" in r]
+    if supervised:
+        results["meta"]["supervised control, train-split top-1 (%)"] = ", ".join(
+            f"{100 * t:.1f}" for t in supervised
+        )
     atomic_write_json(out / "results.json", results)
-    write_report(results, out, figures)
+    write_report(results, out, figures, chance=100.0 / classes)
+    progress.end("report and figures", since)
     return results
 
 
@@ -530,8 +603,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     preset = args.preset or ("quick" if args.quick else "default")
     results = run_demo(Path(args.out), preset, args.seeds)
     print(f"[demo] report: {Path(args.out).resolve() / 'report.md'}")
+    for row in results["mechanism"]:
+        print(f"[demo] {row['model']}: {row['reading']}")
     for claim in results["claims"]:
-        print(f"[demo] {claim['verdict']:>15}  {claim['claim']}  ({claim['numbers']})")
+        print(f"[demo] {claim['verdict']:>22}  {claim['claim']}")
     if args.json:
         atomic_write_json(args.json, results)
     return 0

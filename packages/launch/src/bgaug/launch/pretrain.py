@@ -19,9 +19,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bgaug.core.backbones import ARCHS
 from bgaug.core.cli import UserError
 from bgaug.core.io import atomic_write_json
-from bgaug.launch.config import BG_AUGS, METHODS, PretrainConfig, config_field_names, load_config, save_config
+from bgaug.launch.config import (
+    BG_AUGS,
+    METHODS,
+    RECIPE_DEFAULTS,
+    PretrainConfig,
+    config_field_names,
+    load_config,
+    save_config,
+)
+from bgaug.ssl_methods.recipes import TRAIN_RECIPES
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
@@ -29,8 +39,8 @@ CONFIG_FILE = "config.json"
 # CLI flags that map one-to-one onto PretrainConfig fields (dest name == field name).
 _CONFIG_FLAGS = (
     "method", "bg_aug", "data", "masks", "epochs", "batch_size", "arch", "small_stem", "image_size",
-    "base_lr", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "knn_every",
-    "loader_workers", "data_path", "cpu_decode_share", "knn_train", "knn_val", "knn_k",
+    "base_lr", "recipe", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "knn_every",
+    "loader_workers", "data_path", "cache_images", "cpu_decode_share", "knn_train", "knn_val", "knn_k",
 )  # fmt: skip
 
 
@@ -43,10 +53,17 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--masks", metavar="BANK", help="a saliency mask bank or a ground-truth mask folder")
     parser.add_argument("--epochs", type=int, help="epochs (default 200)")
     parser.add_argument("--batch-size", type=int, help="GLOBAL batch, split over the workers (default 256)")
-    parser.add_argument("--arch", help="resnet10 | resnet18 | resnet34 | resnet50 (default resnet50)")
+    parser.add_argument("--arch", help=f"{' | '.join(ARCHS)} (default resnet50)")
     parser.add_argument("--small-stem", action="store_const", const=True, help="3x3 stem for small images")
     parser.add_argument("--image-size", type=int, help="crop size of the global views (default 224)")
     parser.add_argument("--base-lr", type=float, help="learning rate at batch 256 (scaled by batch/256)")
+    parser.add_argument(
+        "--recipe",
+        choices=TRAIN_RECIPES,
+        help="optimisation and method settings: paper (published, default) or cpu (Adam and settings "
+        "that form features in minutes on a CPU; unless given, also --arch cnn5_w16 --image-size 24 "
+        "--batch-size 128 --epochs 100); augmentations and their probabilities are the paper's in both",
+    )
     parser.add_argument("--p-pos", type=float, help="probability of a background swap in each global view")
     parser.add_argument("--p-neg", type=float, help="BG_Swaps: probability of a background-matched negative")
     parser.add_argument("--seed", type=int, help="root seed (default 0)")
@@ -64,6 +81,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
         choices=("auto", "workers", "device"),
         help="where images are decoded and augmented: in the loader workers, or on the training device "
         "(JPEG bytes + a mask pack; the GPU data path); auto: device on CUDA with a pack (default)",
+    )
+    parser.add_argument(
+        "--cache-images",
+        choices=("auto", "on", "off"),
+        help="keep decoded samples in memory after their first epoch (auto: when --loader-workers is 0 "
+        "and they take under 2 GiB; default)",
     )
     parser.add_argument(
         "--cpu-decode-share",
@@ -102,6 +125,9 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     data: dict[str, Any] = dict(base or {})
     if getattr(args, "config", None):
         data.update(load_config(args.config))
+    recipe = getattr(args, "recipe", None) or data.get("recipe", "paper")
+    for name, value in RECIPE_DEFAULTS.get(recipe, {}).items():
+        data.setdefault(name, value)
     for name in _CONFIG_FLAGS:
         value = getattr(args, name, None)
         if value is not None:
@@ -162,7 +188,7 @@ def _export_backbone(config: PretrainConfig, checkpoint: Path, dest: Path) -> No
         arch=config.arch,
         small_stem=config.small_stem,
         num_classes=num_classes,
-        **config.method_options,
+        **config.all_method_options(),
     )
     method.load_state_dict(state["model"])
     save_backbone(

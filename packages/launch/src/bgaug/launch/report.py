@@ -12,6 +12,7 @@ Cells with several seeds are reported as mean +- standard error of the mean.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,17 @@ from typing import Any
 
 from bgaug.core.interfaces import IN9_VARIANTS
 from bgaug.core.io import atomic_write, atomic_write_text
+
+VARIANT_LABELS = {
+    "original": "Original",
+    "only_fg": "Only-FG",
+    "only_bg_b": "Only-BG-B",
+    "only_bg_t": "Only-BG-T",
+    "no_fg": "No-FG",
+    "mixed_same": "Mixed-Same",
+    "mixed_rand": "Mixed-Rand",
+    "mixed_next": "Mixed-Next",
+}
 
 BG_AUG_LABELS = {"none": "baseline", "bg_rm": "+ BG_RM", "bg_random": "+ BG_Random", "bg_swaps": "+ BG_Swaps"}
 METHOD_LABELS = {
@@ -96,49 +108,81 @@ def mask_table(masks: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _save_figure(fig: Any, path: Path) -> None:
-    with atomic_write(path) as handle:
-        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-
-
-def plot_bg_gap(runs: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Bar chart of BG-Gap (mean +- SEM) per (method, bg_aug)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def save_figure(fig: Any, path: Path) -> None:
+    """Write a matplotlib figure as PNG atomically and close it."""
     import matplotlib.pyplot as plt
 
-    groups = group_runs(runs)
-    labels = [run_label(m, a) for m, a in groups]
-    stats = [mean_sem([100 * float(r["bg_gap"]) for r in g]) for g in groups.values()]
-    fig, ax = plt.subplots(figsize=(1.4 * len(labels) + 2, 3.5))
-    ax.bar(
-        range(len(labels)),
-        [s[0] for s in stats],
-        yerr=[s[1] for s in stats],
-        capsize=4,
-        color=[
-            "#cccccc" if m in REFERENCE_LABELS else "#888888" if a == "none" else "#3b7dd8" for m, a in groups
-        ],
-    )
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
-    ax.set_ylabel("BG-Gap (Mixed-Same − Mixed-Rand), %")
-    ax.set_title("Background reliance (lower is better)")
-    ax.axhline(0, color="black", linewidth=0.8)
-    _save_figure(fig, path)
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
-def plot_variants(runs: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Grouped bars: accuracy per ImageNet-9 variant for each (method, bg_aug)."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+_COLOURS = {"reference": "#bbbbbb", "baseline": "#666666", "augmented": "#3b7dd8"}
+
+
+def _role(method: str, bg_aug: str) -> str:
+    if method in REFERENCE_LABELS:
+        return "reference"
+    return "baseline" if bg_aug == "none" else "augmented"
+
+
+def bg_gap_figure(runs: Sequence[Mapping[str, Any]]) -> Any:
+    """Bar chart of BG-Gap per (method, bg_aug): mean, with SEM error bars where several seeds ran."""
+    from matplotlib.patches import Patch
+
+    plt = _pyplot()
     groups = group_runs(runs)
+    labels = [run_label(m, a) for m, a in groups]
+    values = [[100 * float(r["bg_gap"]) for r in g] for g in groups.values()]
+    stats = [mean_sem(v) for v in values]
+    seeded = all(len(v) >= 2 for v in values)
+    fig, ax = plt.subplots(figsize=(1.3 * len(labels) + 2.5, 3.8))
+    ax.bar(
+        range(len(labels)),
+        [s[0] for s in stats],
+        yerr=[s[1] for s in stats] if seeded else None,
+        capsize=4 if seeded else 0,
+        color=[_COLOURS[_role(m, a)] for m, a in groups],
+    )
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set_xlabel("model")
+    ax.set_ylabel("BG-Gap = Mixed-Same − Mixed-Rand (points)")
+    n = min((len(v) for v in values), default=0)
+    spread = f"mean ± SEM over {n} seeds" if seeded else "one seed, no error bars"
+    ax.set_title(f"Background reliance per model (lower: less reliance), {spread}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    roles = [role for role in _COLOURS if any(_role(m, a) == role for m, a in groups)]
+    names = {
+        "reference": "untrained backbone (reference)",
+        "baseline": "no background augmentation",
+        "augmented": "with a background augmentation",
+    }
+    ax.legend(
+        handles=[Patch(color=_COLOURS[r], label=names[r]) for r in roles],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+    )
+    return fig
+
+
+def variants_figure(runs: Sequence[Mapping[str, Any]], chance: float | None = None) -> Any:
+    """Grouped bars: top-1 per ImageNet-9 variant for each (method, bg_aug); ``chance`` (in %) is drawn
+    as a dashed line; SEM error bars only where several seeds ran."""
+    plt = _pyplot()
+    groups = group_runs(runs)
+    seeded = all(len(g) >= 2 for g in groups.values())
     width = 0.8 / max(len(groups), 1)
-    fig, ax = plt.subplots(figsize=(11, 3.8))
+    fig, ax = plt.subplots(figsize=(12, 4.2))
     for i, ((method, bg_aug), group) in enumerate(groups.items()):
         stats = [mean_sem([100 * float(r["in9"][v]) for r in group]) for v in IN9_VARIANTS]
         xs = [j + (i - (len(groups) - 1) / 2) * width for j in range(len(IN9_VARIANTS))]
@@ -146,26 +190,100 @@ def plot_variants(runs: Sequence[Mapping[str, Any]], path: Path) -> None:
             xs,
             [s[0] for s in stats],
             width,
-            yerr=[s[1] for s in stats],
-            capsize=2,
+            yerr=[s[1] for s in stats] if seeded else None,
+            capsize=2 if seeded else 0,
             label=run_label(method, bg_aug),
         )
-    ax.set_xticks(range(len(IN9_VARIANTS)), IN9_VARIANTS)
-    ax.set_ylabel("top-1 accuracy, %")
-    ax.legend(fontsize=8, ncol=2)
-    ax.set_title("ImageNet-9 variants (synthetic benchmark)")
-    _save_figure(fig, path)
-    plt.close(fig)
+    if chance is not None:
+        ax.axhline(chance, color="black", linestyle="--", linewidth=1, label=f"chance ({chance:.1f} %)")
+    ax.set_xticks(range(len(IN9_VARIANTS)), [VARIANT_LABELS[v] for v in IN9_VARIANTS])
+    ax.set_xlabel("ImageNet-9 variant (synthetic benchmark's val split)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylim(0, 100)
+    spread = "mean ± SEM over seeds" if seeded else "one seed"
+    ax.set_title(f"Linear-probe accuracy per ImageNet-9 variant ({spread})")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model")
+    return fig
 
 
-def write_report(results: Mapping[str, Any], out_dir: Path, figures: Mapping[str, str]) -> Path:
-    """Write ``report.md`` (and the bar charts) into ``out_dir``; ``figures`` maps caption -> file."""
+def image_grid_figure(
+    tiles: Sequence[Sequence[Any]],
+    column_titles: Sequence[str],
+    row_labels: Sequence[str],
+    title: str,
+    *,
+    cell_inches: float = 1.3,
+) -> Any:
+    """A labelled grid of images: ``tiles[r][c]`` an (h, w[, 3]) uint8 array or ``None`` (left blank),
+    a title, one heading per column and one label per row."""
+    plt = _pyplot()
+    rows, cols = len(tiles), len(column_titles)
+    if rows != len(row_labels) or any(len(r) != cols for r in tiles):
+        raise ValueError("tiles must be rows x columns matching row_labels and column_titles")
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cell_inches * cols + 1.2, cell_inches * rows + 1.0),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if tile is not None:
+                ax.imshow(tile, cmap="gray" if tile.ndim == 2 else None, vmin=0, vmax=255)
+            else:
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+            if r == 0:
+                ax.set_title(column_titles[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=8, rotation=0, ha="right", va="center")
+    width = max(40, int(12 * (cell_inches * cols + 1.2)))  # characters that fit the figure's width
+    fig.suptitle(textwrap.fill(title, width), fontsize=10)
+    return fig
+
+
+def learned_table(runs: Iterable[Mapping[str, Any]], margin: float) -> str:
+    """Markdown table: each model's Original top-1 against the random-weights reference (in points)."""
+    groups = group_runs(runs)
+    reference = groups.get((RANDOM_WEIGHTS, "none"))
+    if not reference:
+        return "No random-weights reference ran: whether features formed cannot be judged."
+    ref, _ = mean_sem([100 * float(r["in9"]["original"]) for r in reference])
+    lines = [
+        "| model | Original top-1 | over random weights | features formed (≥ +" + f"{margin:.0f})" + " |",
+        "|---|---|---|---|",
+    ]
+    for (method, bg_aug), group in groups.items():
+        if method == RANDOM_WEIGHTS:
+            continue
+        mean, _ = mean_sem([100 * float(r["in9"]["original"]) for r in group])
+        cell = _cell([float(r["in9"]["original"]) for r in group])
+        formed = "yes" if mean - ref >= margin else "no"
+        lines.append(f"| {run_label(method, bg_aug)} | {cell} | {mean - ref:+.1f} | {formed} |")
+    return "\n".join(lines)
+
+
+MECHANISM_COLUMNS = ("Original", "Only-FG", "Mixed-Rand", "Mixed-Same", "BG-Gap")
+
+
+def write_report(
+    results: Mapping[str, Any], out_dir: Path, figures: Mapping[str, str], *, chance: float | None = None
+) -> Path:
+    """Write ``report.md`` (and the bar charts) into ``out_dir``; ``figures`` maps caption -> file.
+
+    ``results`` may carry ``claims`` (with ``claim_rules``, the text of the rules behind them),
+    ``mechanism`` (rows of ``claims.mechanism``) and ``learned_margin`` (points over random weights
+    that count as learned); ``chance`` (in %) is drawn in the accuracy figure."""
     runs = list(results.get("runs", []))
     out_dir.mkdir(parents=True, exist_ok=True)
     all_figures = dict(figures)
     if runs:
-        plot_bg_gap(runs, out_dir / "bg_gap.png")
-        plot_variants(runs, out_dir / "in9_variants.png")
+        save_figure(bg_gap_figure(runs), out_dir / "bg_gap.png")
+        save_figure(variants_figure(runs, chance), out_dir / "in9_variants.png")
         all_figures["BG-Gap per model"] = "bg_gap.png"
         all_figures["Accuracy per ImageNet-9 variant"] = "in9_variants.png"
     meta = results.get("meta", {})
@@ -198,8 +316,33 @@ def write_report(results: Mapping[str, Any], out_dir: Path, figures: Mapping[str
             in9_table(runs),
             "",
         ]
+        if "learned_margin" in results:
+            parts += [
+                "## Did features form? (Original top-1 against random weights)",
+                "",
+                learned_table(runs, float(results["learned_margin"])),
+                "",
+            ]
+    if results.get("mechanism"):
+        parts += [
+            "## How each background augmentation moved the numbers (difference to its baseline, points)",
+            "",
+            "The paper's mechanism: Only-FG and Mixed-Rand rise (the model uses the foreground more).",
+            "A smaller BG-Gap with Mixed-Same falling and no foreground gain means the background cue",
+            "was lost.",
+            "",
+            "| model | " + " | ".join(MECHANISM_COLUMNS) + " | reading |",
+            "|---|" + "---|" * (len(MECHANISM_COLUMNS) + 1),
+        ]
+        for row in results["mechanism"]:
+            cells = [row.get(c, "–") for c in MECHANISM_COLUMNS]
+            parts.append(f"| {row['model']} | " + " | ".join(cells) + f" | {row['reading']} |")
+        parts.append("")
     if results.get("claims"):
-        parts += ["## The paper's claims, checked", "", "| claim | verdict | numbers |", "|---|---|---|"]
+        parts += ["## The paper's claims, checked", ""]
+        if results.get("claim_rules"):
+            parts += [f"Rules: {results['claim_rules']}", ""]
+        parts += ["| claim | verdict | numbers |", "|---|---|---|"]
         parts += [f"| {c['claim']} | {c['verdict']} | {c['numbers']} |" for c in results["claims"]]
         parts.append("")
     if all_figures:

@@ -8,7 +8,10 @@ weighted kNN top-1 on ``--knn-val``, or ``epoch_loss``), so ``--scheduler asha``
 Writes under ``--out``::
 
     results.csv / results.json   one row per trial: its grid values, status, epochs, metric, error
+                                 (with ``--in9``: ImageNet-9 Original, Only-FG, Mixed-Same,
+                                 Mixed-Rand and BG-Gap of each trial's final backbone)
     heatmap.png                  the metric over the first two grid keys (the paper's Table A7 layout)
+    heatmap_in9_bg_gap.png, heatmap_in9_mixed_rand.png, ...   with ``--in9``: each IN-9 number
     best_config.json             the best trial's config, as ``bgaug pretrain --config`` takes it
     tune/                        Ray Tune's experiment directory
 
@@ -22,6 +25,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from bgaug.core.cli import UserError
 from bgaug.core.io import atomic_write_json, atomic_write_text
 from bgaug.launch.config import PretrainConfig, save_config
 from bgaug.launch.monitor import METRIC
+from bgaug.launch.worker import IN9_METRICS
 
 METRIC_MODES = {METRIC: "max", "epoch_loss": "min"}
 GRID_FIELDS = ("p_pos", "p_neg", "base_lr", "batch_size", "epochs", "seed")
@@ -37,6 +42,9 @@ GRID_FIELDS = ("p_pos", "p_neg", "base_lr", "batch_size", "epochs", "seed")
 
 @dataclass(frozen=True)
 class SweepOptions:
+    """How the grid runs. ``in9``: after each trial, evaluate its backbone on ImageNet-9 (keys of
+    ``worker.tune_trial``'s ``in9``; one-process trials only)."""
+
     workers_per_trial: int = 0
     cpus_per_trial: float = 1.0
     gpus_per_worker: float = 0.0
@@ -44,6 +52,7 @@ class SweepOptions:
     scheduler: str = "fifo"
     grace_period: int = 1
     metric: str = METRIC
+    in9: Mapping[str, Any] | None = None
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -89,7 +98,7 @@ def run_trial(params: dict[str, Any]) -> None:
     if workers == 0:
         from bgaug.launch.worker import tune_trial
 
-        tune_trial({"config": config.to_dict()})
+        tune_trial({"config": config.to_dict(), "in9": params.get("in9")})
         return
     from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -149,6 +158,10 @@ def sweep(
         raise UserError(f"--metric must be one of {', '.join(METRIC_MODES)}, got {options.metric!r}")
     if options.metric == METRIC and base.knn_train is None:
         raise UserError(f"--metric {METRIC} needs --knn-train and --knn-val (labelled image folders)")
+    if options.in9 is not None and options.workers_per_trial != 0:
+        raise UserError("--in9 evaluates one-process trials only (--workers-per-trial 0)")
+    if options.in9 is not None and options.scheduler != "fifo":
+        raise UserError("--in9 needs --scheduler fifo: ASHA stops a trial before its evaluation")
     trial_configs(base, grid)  # validate every grid point now
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +178,7 @@ def sweep(
             "gpus_per_worker": options.gpus_per_worker,
             "storage": storage,
             "max_failures": 1,
+            "in9": dict(options.in9) if options.in9 is not None else None,
         },
         tune_config=ray.tune.TuneConfig(
             metric=options.metric,
@@ -178,6 +192,9 @@ def sweep(
     rows = result_rows(results, grid, options.metric, mode)
     write_table(out, rows)
     plot_heatmap(out / "heatmap.png", rows, list(grid), options.metric)
+    if options.in9 is not None:
+        for name in IN9_METRICS:
+            plot_heatmap(out / f"heatmap_{name}.png", rows, list(grid), name)
     best = best_row(rows, mode)
     if best is not None:
         save_config(out / "best_config.json", base.updated(**best["grid"]))
@@ -201,12 +218,13 @@ def result_rows(results: Any, grid: dict[str, list[Any]], metric: str, mode: str
         row: dict[str, Any] = {
             "grid": values,
             "status": "ERROR" if error is not None else "OK",
-            "epochs": int(reported.get("training_iteration", len(series)) or 0),
+            "epochs": int(reported.get("epoch", len(series)) or 0),
             "final": series[-1] if series else None,
             "best": (max(series) if mode == "max" else min(series)) if series else None,
             "error": str(error).strip().splitlines()[-1] if error is not None else None,
             "path": result.path,
         }
+        row.update({name: float(reported[name]) for name in IN9_METRICS if name in reported})
         rows.append(row)
     rows.sort(key=lambda r: [r["grid"][k] for k in grid])
     return rows
@@ -225,14 +243,27 @@ def write_table(out: Path, rows: list[dict[str, Any]]) -> None:
     """``results.json`` and ``results.csv``: one row per trial, failed ones included."""
     atomic_write_json(out / "results.json", rows)
     keys = list(rows[0]["grid"]) if rows else []
+    in9 = [name for name in IN9_METRICS if any(name in r for r in rows)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*keys, "status", "epochs", "final", "best", "error"])
+    writer.writerow([*keys, "status", "epochs", "final", "best", *in9, "error"])
     for r in rows:
         writer.writerow(
-            [*(r["grid"][k] for k in keys), r["status"], r["epochs"], r["final"], r["best"], r["error"]]
+            [*(r["grid"][k] for k in keys), r["status"], r["epochs"], r["final"], r["best"]]
+            + [r.get(name) for name in in9]
+            + [r["error"]]
         )
     atomic_write_text(out / "results.csv", buffer.getvalue())
+
+
+HEATMAP_TITLES = {
+    "in9_original": "ImageNet-9 Original top-1 (%) after pretraining",
+    "in9_only_fg": "ImageNet-9 Only-FG top-1 (%)",
+    "in9_mixed_same": "ImageNet-9 Mixed-Same top-1 (%)",
+    "in9_mixed_rand": "ImageNet-9 Mixed-Rand top-1 (%)",
+    "in9_bg_gap": "BG-Gap = Mixed-Same − Mixed-Rand (points)",
+}
+HEATMAP_UNITS = {name: "points" if name == "in9_bg_gap" else "top-1 (%)" for name in IN9_METRICS}
 
 
 def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric: str) -> None:
@@ -250,13 +281,15 @@ def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric
     ys = sorted({r["grid"][y_key] for r in rows})
     xs = sorted({r["grid"][x_key] for r in rows}) if x_key else [None]
     values = np.full((len(ys), len(xs)), np.nan)
+    column = metric if metric in IN9_METRICS else "final"
     for r in rows:
-        if r["final"] is None:
+        value = r.get(column)
+        if value is None:
             continue
         i = ys.index(r["grid"][y_key])
         j = xs.index(r["grid"][x_key]) if x_key else 0
         # Several rows per cell (a third grid key): show the best one.
-        values[i, j] = r["final"] if np.isnan(values[i, j]) else max(values[i, j], r["final"])
+        values[i, j] = value if np.isnan(values[i, j]) else max(values[i, j], value)
     fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     for i in range(len(ys)):
@@ -268,8 +301,8 @@ def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric
     ax.set_xticks(range(len(xs)), [str(x) for x in xs] if x_key else [""])
     ax.set_ylabel(y_key)
     ax.set_xlabel(x_key or "")
-    ax.set_title(f"{metric} (final epoch)")
-    fig.colorbar(image, ax=ax)
+    ax.set_title(HEATMAP_TITLES.get(metric, f"{metric} (final epoch)"))
+    fig.colorbar(image, ax=ax, label=HEATMAP_UNITS.get(metric, metric))
     fig.tight_layout()
     with atomic_write(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=120)
@@ -305,6 +338,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-concurrent-trials", type=int, default=0, help="0: as many as resources allow")
     parser.add_argument("--address", help="Ray cluster to join ('auto' or HOST:PORT; default local)")
     parser.add_argument("--storage", help="Ray Tune storage, shared across nodes (default OUT/tune)")
+    parser.add_argument(
+        "--in9",
+        metavar="ROOT",
+        help="after each trial, evaluate its backbone on ImageNet-9 under ROOT (as `evals run "
+        "--data-root`) with the fast linear probe; adds Original, Only-FG, Mixed-Same, Mixed-Rand and "
+        "BG-Gap to the table and a heat map of each",
+    )
+    parser.add_argument(
+        "--in9-train", metavar="DIR", help="labelled class folders for the --in9 probe (default ROOT/train)"
+    )
+    parser.add_argument(
+        "--in9-mapping",
+        choices=("auto", "imagenet", "identity"),
+        default="auto",
+        help="how IN-9 classes map to the probe's (as `evals run --in9-mapping`; "
+        "the synthetic benchmark: identity)",
+    )
     parser.add_argument("--out", required=True, help="sweep directory (created)")
     parser.add_argument("--json", metavar="FILE", help="write the results table as JSON")
 
@@ -316,7 +366,16 @@ def run_from_args(args: argparse.Namespace) -> int:
     base = config_from_args(args)
     if args.workers_per_trial < 0:
         raise ValueError(f"--workers-per-trial must be >= 0, got {args.workers_per_trial}")
+    in9 = None
+    if args.in9:
+        root = Path(args.in9).expanduser().resolve()
+        train = Path(args.in9_train).expanduser().resolve() if args.in9_train else root / "train"
+        for what, folder in (("--in9", root), ("--in9-train", train)):
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{what}: folder not found: {folder}")
+        in9 = {"root": str(root), "train": str(train), "mapping": args.in9_mapping}
     options = SweepOptions(
+        in9=in9,
         workers_per_trial=args.workers_per_trial,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_worker=args.gpus_per_worker,

@@ -115,26 +115,29 @@ def ddp_wrapper(device: torch.device, world_size: int) -> Any:
 
 
 def build_train_config(config: PretrainConfig, steps_per_epoch: int, device: torch.device, main: bool) -> Any:
-    """The method's published recipe (``ssl_methods.recipes``: optimiser, base LR, schedule, warm-up,
-    weight decay) fitted to this run: its epochs, batch, seed and device. A recipe's warm-up and step
-    milestones are epochs of the paper's schedule, so they are scaled to this run's length (BYOL's
-    10 warm-up epochs of 300 become 1 of 30). ``base_lr`` and ``train_options`` override the recipe.
+    """The method's recipe (``config.recipe``; ``ssl_methods.recipes``: optimiser, base LR, schedule,
+    warm-up, weight decay) fitted to this run: its epochs, batch, seed and device. A published
+    recipe's warm-up and step milestones are epochs of the paper's schedule, so they are scaled to
+    this run's length (BYOL's 10 warm-up epochs of 300 become 1 of 30); the CPU recipe's are not.
+    ``base_lr`` and ``train_options`` override the recipe.
     """
     from bgaug.ssl_methods.recipes import RECIPES, recipe
 
-    published = RECIPES[config.method]
-    scale = config.epochs / published["epochs"]
     fitted: dict[str, Any] = {}
-    if "warmup_epochs" in published:
-        fitted["warmup_epochs"] = published["warmup_epochs"] * scale
-    if "milestones" in published:
-        fitted["milestones"] = tuple(sorted({max(1, round(m * scale)) for m in published["milestones"]}))
+    if config.recipe == "paper":
+        published = RECIPES[config.method]
+        scale = config.epochs / published["epochs"]
+        if "warmup_epochs" in published:
+            fitted["warmup_epochs"] = published["warmup_epochs"] * scale
+        if "milestones" in published:
+            fitted["milestones"] = tuple(sorted({max(1, round(m * scale)) for m in published["milestones"]}))
     options: dict[str, Any] = {**fitted, **config.train_options}
     if config.base_lr is not None:
         options["base_lr"] = config.base_lr
     options.setdefault("progress_bar", main)
     return recipe(
         config.method,
+        config.recipe,
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         batch_size=config.batch_size,
@@ -167,14 +170,21 @@ def run_training(
             config.data, masks, labelled=labelled, cpu_decode_share=config.cpu_decode_share
         )
     else:
-        dataset = open_dataset(config.data, masks, size=load_size(config.image_size), labelled=labelled)
+        size = load_size(config.image_size)
+        dataset = open_dataset(
+            config.data,
+            masks,
+            size=size,
+            labelled=labelled,
+            cache=lambda n: config.caches_images(n, size),
+        )
     num_classes = len(getattr(dataset, "classes", ())) if labelled else None
     method = build_method(
         config.method,
         arch=config.arch,
         small_stem=config.small_stem,
         num_classes=num_classes,
-        **config.method_options,
+        **config.all_method_options(),
     )
     method = convert_sync_bn(  # type: ignore[assignment]
         method, config, session.rank, session.world_size, on_gpu=device.type == "cuda"
@@ -244,10 +254,58 @@ def train_worker(loop_config: dict[str, Any]) -> None:
 
 
 def tune_trial(loop_config: dict[str, Any]) -> None:
-    """A one-process Ray Tune trial: the loop with reports going to Tune."""
+    """A one-process Ray Tune trial: the loop with reports going to Tune.
+
+    ``loop_config["in9"]`` (optional, ``{"root": DIR, "train": DIR, "linear_epochs": N, "mapping": M}``):
+    after training, evaluate the backbone on ImageNet-9 with the fast linear probe and report the
+    ``IN9_METRICS`` once more with the last epoch's metrics (``bgaug sweep --in9``)."""
     config = PretrainConfig.from_dict(loop_config["config"])
+    session = TuneSession()
     scratch = Path(tempfile.mkdtemp(prefix="bgaug-trial-"))
     try:
-        run_training(config, TuneSession(), scratch, resume=True)
+        final = run_training(config, session, scratch, resume=True)
+        in9 = loop_config.get("in9")
+        if in9:
+            session.report({**final, **in9_metrics(scratch / "backbone.pt", in9, config.seed)}, None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+IN9_METRICS = ("in9_original", "in9_only_fg", "in9_mixed_same", "in9_mixed_rand", "in9_bg_gap")
+"""What ``in9_metrics`` reports: ImageNet-9 top-1 (%) of the four variants the paper's mechanism
+reads, and BG-Gap = Mixed-Same - Mixed-Rand (points)."""
+
+
+def in9_metrics(backbone: Path, in9: Mapping[str, Any], seed: int) -> dict[str, float]:
+    """``IN9_METRICS`` of a backbone: fast linear probe on ``in9["train"]``, IN-9 under ``in9["root"]``."""
+    from bgaug.evals.inference import EvalOptions
+    from bgaug.evals.runner import RunConfig, run
+
+    with tempfile.TemporaryDirectory(prefix="bgaug-in9-") as out:
+        results = run(
+            RunConfig(
+                checkpoint=backbone,
+                data_root=Path(in9["root"]),
+                out=Path(out),
+                suites=["in9"],
+                train_data=Path(in9["train"]),
+                linear_mode="fast",
+                linear_epochs=int(in9.get("linear_epochs", 30)),
+                in9_mapping=str(in9.get("mapping", "auto")),
+                seed=seed,
+                options=EvalOptions(
+                    device="cpu" if not torch.cuda.is_available() else "cuda", progress=False
+                ),
+            )
+        )
+    suite = results["suites"]["in9"]
+    if suite.get("status") != "ok":
+        raise RuntimeError(f"ImageNet-9 evaluation did not run: {suite.get('reason')}")
+    top1 = {name: float(v["top1"]) for name, v in suite["variants"].items()}
+    return {
+        "in9_original": top1["original"],
+        "in9_only_fg": top1["only_fg"],
+        "in9_mixed_same": top1["mixed_same"],
+        "in9_mixed_rand": top1["mixed_rand"],
+        "in9_bg_gap": float(suite["bg_gap"]),
+    }
