@@ -44,8 +44,14 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "| MoCo-v2 + BG_Swaps |" in report
     assert "| Random weights (reference) |" in report
-    reference = torch.load(out / "runs" / "random-s0" / "backbone.pt", weights_only=True)
+    reference = torch.load(out / "runs" / "random-s0-i2" / "backbone.pt", weights_only=True)
     assert reference["arch"] == "resnet10_w16" and reference["preprocess"]["crop"] == 28
+    inits = [
+        json.loads((out / "runs" / f"random-s0-i{i}" / "eval" / "results.json").read_text(encoding="utf-8"))
+        for i in range(demo.RANDOM_INITS)
+    ]
+    originals = [r["suites"]["in9"]["variants"]["original"]["top1"] / 100 for r in inits]
+    assert results["runs"][0]["in9"]["original"] == pytest.approx(sum(originals) / len(originals))
     for figure in ("masks.png", "bg_gap.png", "in9_variants.png", "views_moco_v2_bg_swaps.png"):
         assert (out / figure).stat().st_size > 0
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["runs"] == results["runs"]

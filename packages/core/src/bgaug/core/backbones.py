@@ -131,11 +131,11 @@ class PlainCNN(nn.Module):
                 nn.ReLU(inplace=True),
             ]
             cin = cout
+        # torch's default initialisation (uniform, bound 1 / sqrt(fan_in)): under Adam, whose steps
+        # do not scale with the weights, ResNet-style kaiming-normal fan-out weights (~2.5x larger
+        # here) trained MoCo-v2 ~8 points worse in 80 epochs (docs/science.md).
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.feature_dim = cin
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
         out: Tensor = self.features(x)
