@@ -143,6 +143,18 @@ def test_load_mask_binary_and_size_check(tmp_path: Path) -> None:
         load_mask(path, size=(8, 8))
 
 
+def test_a_0_1_mask_reads_as_its_foreground_not_as_empty(tmp_path: Path) -> None:
+    m = np.zeros((6, 8), dtype=np.uint8)
+    m[2:4, 3:6] = 1  # numpy's bool saved as uint8: a common export
+    Image.fromarray(m).save(tmp_path / "01.png")
+    assert load_mask(tmp_path / "01.png").sum() == 6
+    m[0, 0] = 127  # an ordinary 8-bit mask: the 128 rule, so 1 and 127 are background
+    Image.fromarray(m).save(tmp_path / "8bit.png")
+    assert load_mask(tmp_path / "8bit.png").sum() == 0
+    Image.fromarray(np.zeros((6, 8), dtype=np.uint8)).save(tmp_path / "empty.png")
+    assert load_mask(tmp_path / "empty.png").sum() == 0
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "ckpt.bin"
     atomic_write_bytes(target, b"good")

@@ -104,10 +104,27 @@ def load_image(path: str | os.PathLike[str], *, min_side: int = MIN_IMAGE_SIDE) 
     return np.ascontiguousarray(rgb)
 
 
+MASK_THRESHOLD = 128
+"""The one rule every package uses to binarise a stored mask: foreground is a value >= 128 (of 255),
+or, in a 0/1 export (no value above 1), a value of 1 (``binary_mask``)."""
+
+
+def binary_mask(values: np.ndarray, threshold: int = MASK_THRESHOLD) -> np.ndarray:
+    """(H, W) bool foreground of a stored mask's 8-bit values: ``>= threshold``; a mask whose values
+    are all 0 or 1 (a common export: numpy's bool saved as uint8) reads 1 as foreground instead of
+    silently reading as empty."""
+    if values.dtype == np.bool_:
+        return values
+    if values.size and int(values.max()) == 1:
+        return np.asarray(values >= 1)
+    return np.asarray(values >= threshold)
+
+
 def load_mask(
-    path: str | os.PathLike[str], *, size: tuple[int, int] | None = None, threshold: int = 128
+    path: str | os.PathLike[str], *, size: tuple[int, int] | None = None, threshold: int = MASK_THRESHOLD
 ) -> np.ndarray:
-    """Read a mask file as (H, W) bool (True = foreground, pixel >= ``threshold``).
+    """Read a mask file as (H, W) bool (True = foreground; ``binary_mask``'s rule: a pixel >=
+    ``threshold``, or 1 in a 0/1 mask).
 
     ``size`` is the (height, width) of the image the mask belongs to; a different size raises
     ``BadImageError``. Colour masks count a pixel as foreground when any channel passes.
@@ -127,7 +144,7 @@ def load_mask(
             p,
             f"mask size {arr.shape[1]}x{arr.shape[0]} differs from image size {size[1]}x{size[0]}",
         )
-    return np.asarray(arr >= threshold)
+    return binary_mask(arr, threshold)
 
 
 def list_images(root: str | os.PathLike[str]) -> list[str]:
