@@ -89,3 +89,40 @@ def tiny_classifier() -> Callable[[int], Classifier]:
         return Classifier(backbone, nn.Linear(128, classes), Preprocess(resize=crop, crop=crop)).eval()
 
     return make
+
+
+CLASSES = ("circle", "square", "triangle")
+FAST = ["--workers", "0", "--no-progress", "--batch-size", "8"]
+"""CLI options that keep a test run small and in-process."""
+
+
+@pytest.fixture
+def synth_root(tmp_path: Path, write_images: WriteImages) -> Path:
+    """The synthetic benchmark's layout: in9/{variant}/val/{class}/, train/{class}/, val/{class}/."""
+    from bgaug.evals.suites.in9 import VARIANTS
+
+    root = tmp_path / "synth"
+    for c in CLASSES:
+        for variant in VARIANTS:
+            write_images(root / "in9" / variant / "val" / c, 2, 16)
+        write_images(root / "train" / c, 3, 16)
+        write_images(root / "val" / c, 2, 16)
+    return root
+
+
+def save_test_checkpoint(path: Path, head: bool, seed: int = 0) -> Path:
+    """A slim ResNet-10 backbone checkpoint (``bgaug-backbone/1``), with a 3-way head when ``head``."""
+    from bgaug.core.backbones import build_resnet, save_backbone
+
+    torch.manual_seed(seed)
+    backbone = build_resnet("resnet10_w16", small_stem=True)
+    save_backbone(
+        path,
+        backbone,
+        arch="resnet10_w16",
+        small_stem=True,
+        head=nn.Linear(128, len(CLASSES)) if head else None,
+        preprocess=Preprocess(resize=16, crop=16),
+        meta={"method": "moco_v2"},
+    )
+    return path

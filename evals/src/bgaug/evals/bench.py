@@ -9,6 +9,7 @@ features by recomputing them against reading the ``.npz`` cache.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -45,8 +46,8 @@ def bench(arch: str, images: int, size: int, options: EvalOptions) -> dict[str, 
     data = ArrayImageDataset(
         rng.integers(0, 256, (images, size, size, 3), dtype=np.uint8), rng.integers(0, 1000, images), pre
     )
-    fp32 = EvalOptions(options.batch_size, options.workers, options.device, False, False)
-    bf16 = EvalOptions(options.batch_size, options.workers, options.device, True, False)
+    fp32 = dataclasses.replace(options, bf16=False, progress=False, bn_adapt=False)
+    bf16 = dataclasses.replace(fp32, bf16=True)
     predict(model, data, fp32)  # warm-up: cudnn autotuning, worker start
     t32 = _timed(lambda: predict(model, data, fp32))
     t16 = _timed(lambda: predict(model, data, bf16))

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from bgaug.evals.batching import batches
 from bgaug.evals.datasets import Sample
-from bgaug.evals.inference import EvalOptions, batches
+from bgaug.evals.options import EvalOptions
 
 
 def adapt_batchnorm(

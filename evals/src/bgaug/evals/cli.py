@@ -1,4 +1,9 @@
-"""Command line: ``python -m bgaug.evals {run,linear,finetune,knn,transfer,real-score} ...``."""
+"""Command line: ``python -m bgaug.evals {run,linear,finetune,knn,transfer,real-score,bench} ...``.
+
+Every command checks its device, its input paths and where it will write before it loads a model,
+so bad input costs one line and exit status 2 (``bgaug.core.cli.run_cli``), never a traceback or an
+hour of compute.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bgaug.core.cli import UserError, run_cli
-from bgaug.core.io import atomic_write_json
+from bgaug.core.io import atomic_write_json, sha256_file
+from bgaug.evals.features import checkpoint_key
 from bgaug.evals.inference import EvalOptions, default_workers
+from bgaug.evals.preflight import require_dir, require_file, require_writable_dir, require_writable_file
 from bgaug.evals.runner import SUITES
 
 
@@ -19,11 +26,18 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inference")
     g.add_argument("--batch-size", type=int, default=256, help="images per batch (default 256)")
     g.add_argument("--workers", type=int, default=default_workers(), help="DataLoader workers")
-    g.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    g.add_argument(
+        "--device", default=None, help="torch device, checked first (default: cuda if available, else cpu)"
+    )
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast for inference")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--seed", type=int, default=0, help="seed of shuffles, crops and corruptions")
-    g.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    g.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write the results to this JSON file (replaced if present)",
+    )
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> EvalOptions:
@@ -37,6 +51,36 @@ def _options(args: argparse.Namespace, **extra: Any) -> EvalOptions:
     if args.device:
         kwargs["device"] = args.device
     return EvalOptions(**kwargs)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _require_inputs(args: argparse.Namespace, files: Sequence[str] = (), dirs: Sequence[str] = ()) -> None:
+    """Every input path the user gave (by argparse name) exists, before anything is loaded."""
+    for name in files:
+        if getattr(args, name) is not None:
+            require_file(getattr(args, name), _flag(name))
+    for name in dirs:
+        if getattr(args, name) is not None:
+            require_dir(getattr(args, name), _flag(name))
+
+
+def _require_outputs(args: argparse.Namespace, *, cache: bool = False, out_file: bool = False) -> None:
+    """``--json`` (and ``--cache`` / ``--out`` where the command has them) can be written; an existing
+    ``--out`` file is refused unless ``--overwrite``. ``--json`` is a copy of the printed results, so
+    it is replaced."""
+    if args.json is not None:
+        require_writable_file(args.json, "--json")
+    if cache and args.cache is not None:
+        require_writable_dir(args.cache, "--cache")
+    if out_file and args.out is not None:
+        require_writable_file(args.out, "--out", overwrite=args.overwrite)
+
+
+def _add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what}")
 
 
 def _path_pairs(values: Sequence[str]) -> dict[str, Path]:
@@ -98,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--severities", default="1,2,3,4,5", help="on-the-fly severities (default 1..5)")
     r.add_argument("--corrupt-limit", type=int, default=None, help="corrupt only the first N images")
     r.add_argument("--bn-adapt", action="store_true", help="adapt BatchNorm statistics to each test set")
+    _add_overwrite(
+        r,
+        "another checkpoint's results already in --out (results.json, results.md, results.png,"
+        " classifier.pt). Without it such an --out is refused before any compute; re-running the same"
+        " checkpoint (the sha256 recorded in --out/results.json) into the same --out needs no --overwrite",
+    )
     _add_options(r)
 
     lin = sub.add_parser("linear", help="linear evaluation of a frozen backbone (appendix A.3)")
@@ -113,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     lin.add_argument("--epochs", type=int, default=None)
     lin.add_argument("--cache", type=Path, default=None, help="feature cache folder (fast mode)")
     lin.add_argument("--out", type=Path, default=None, help="write the checkpoint with its new head here")
+    _add_overwrite(lin, "an existing --out file")
     _add_options(lin)
 
     ft = sub.add_parser("finetune", help="fine-tune on the 1%% / 10%% label splits (appendix A.5.2)")
@@ -124,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--method", default=None)
     ft.add_argument("--epochs", type=int, default=None)
     ft.add_argument("--out", type=Path, default=None, help="write the fine-tuned checkpoint here")
+    _add_overwrite(ft, "an existing --out file")
     _add_options(ft)
 
     kn = sub.add_parser("knn", help="weighted kNN top-1 (k=20, 200; T=0.07) on frozen features")
@@ -173,8 +225,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         severities = [int(s) for s in args.severities.split(",") if s.strip()]
     except ValueError:
         raise UserError(f"--severities expects integers, got {args.severities!r}") from None
-    if args.data_root is not None and not args.data_root.is_dir():
-        raise FileNotFoundError(f"--data-root not found: {args.data_root}")
+    options = _options(args, bn_adapt=args.bn_adapt)
+    _require_outputs(args)
     config = RunConfig(
         checkpoint=args.checkpoint,
         data_root=args.data_root,
@@ -193,18 +245,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         severities=severities,
         corrupt_limit=args.corrupt_limit,
         seed=args.seed,
-        options=_options(args, bn_adapt=args.bn_adapt),
+        options=options,
+        overwrite=args.overwrite,
     )
-    results = run(config)
+    results = run(config)  # checks every input and --out before any compute
     if args.json is not None:
-        atomic_write_json(args.json, results)
-    for name, entry in results["suites"].items():
-        if entry["status"] == "ok":
-            print(f"{name}: {_headline(entry)}")
+        atomic_write_json(args.json, results.to_json())
+    for name, suite in results.suites.items():
+        if suite.ok:
+            print(f"{name}: {_headline(suite.to_json())}")
         else:
-            print(f"{name}: {entry['status']}: {entry['reason']}")
+            print(f"{name}: {suite.status}: {suite.reason}")
+    if results.n_unreadable:
+        print(f"unreadable image files: {results.n_unreadable} (listed in results.json)")
     print(f"results: {config.out / 'results.json'}")
-    return 1 if results["failed"] else 0
+    return 1 if results.failed else 0
 
 
 def _headline(entry: dict[str, Any]) -> str:
@@ -238,19 +293,21 @@ def cmd_linear(args: argparse.Namespace) -> int:
     from bgaug.evals.recipes import linear_recipe
     from bgaug.evals.splits import split_items
 
+    options = _options(args)
+    if args.split is not None and args.imagenet_train is None:
+        raise UserError("--split needs --imagenet-train")
+    if args.split is None and args.train is None:
+        raise UserError("give --train DIR or --split FILE --imagenet-train DIR")
+    _require_inputs(args, files=("checkpoint", "split"), dirs=("train", "imagenet_train", "val"))
+    _require_outputs(args, cache=True, out_file=True)
     backbone, pre, state = _backbone(args)
     if args.split is not None:
-        if args.imagenet_train is None:
-            raise UserError("--split needs --imagenet-train")
         items, classes = split_items(args.split, args.imagenet_train), 1000
-    elif args.train is not None:
+    else:
         items, names = imagefolder_items(args.train)
         classes = len(names)
-    else:
-        raise UserError("give --train DIR or --split FILE --imagenet-train DIR")
     val_items, _ = labelled_by_wnid_or_folder(args.val, classes)
     method = args.method or state.get("meta", {}).get("method")
-    options = _options(args)
     result = train_linear(
         backbone,
         pre,
@@ -263,7 +320,7 @@ def cmd_linear(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=min(args.batch_size, len(items)),
         cache_dir=args.cache,
-        cache_key={"checkpoint": str(args.checkpoint)},
+        cache_key=checkpoint_key(sha256_file(args.checkpoint)),
         seed=args.seed,
     )
     summary = {
@@ -296,11 +353,13 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from bgaug.evals.recipes import finetune_recipe
     from bgaug.evals.splits import split_items
 
+    options = _options(args)
+    _require_inputs(args, files=("checkpoint", "split"), dirs=("imagenet_train", "val"))
+    _require_outputs(args, out_file=True)
     backbone, pre, state = _backbone(args)
     items = split_items(args.split, args.imagenet_train)
     method = args.method or state.get("meta", {}).get("method")
-    options = _options(args)
-    model, losses = finetune(
+    model, losses, unreadable = finetune(
         backbone,
         pre,
         items,
@@ -313,11 +372,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     )
     val_items, _ = labelled_by_wnid_or_folder(args.val, 1000)
     outcome = predict(model, ImageListDataset(val_items, pre), options, desc="val")
+    all_unreadable = sorted(set(unreadable) | set(outcome.unreadable))
     summary = {
         "fraction": args.fraction,
         "n_train": len(items),
         "final_train_loss": losses[-1],
         "val_top1": outcome.top1,
+        "n_unreadable": len(all_unreadable),
+        "unreadable_files": all_unreadable,
     }
     if args.out is not None:
         assert isinstance(model.head, nn.Linear)
@@ -342,19 +404,30 @@ def cmd_knn(args: argparse.Namespace) -> int:
     from bgaug.evals.inference import extract_features
     from bgaug.evals.knn import knn_monitor
 
-    backbone, pre, _ = _backbone(args)
     try:
         ks = [int(k) for k in args.k.split(",")]
     except ValueError:
         raise UserError(f"--k expects integers, got {args.k!r}") from None
     options = _options(args)
+    _require_inputs(args, files=("checkpoint",), dirs=("train", "val"))
+    _require_outputs(args)
+    backbone, pre, _ = _backbone(args)
     model = Classifier(backbone, nn.Identity(), pre).to(options.device).eval()
     train, _ = imagefolder_items(args.train)
     val, _ = imagefolder_items(args.val)
-    xt, yt, _ = extract_features(model.features, ImageListDataset(train, pre), options, "train features")
-    xv, yv, _ = extract_features(model.features, ImageListDataset(val, pre), options, "val features")
+    xt, yt, bad_train = extract_features(
+        model.features, ImageListDataset(train, pre), options, "train features"
+    )
+    xv, yv, bad_val = extract_features(model.features, ImageListDataset(val, pre), options, "val features")
     result = knn_monitor(xt, yt, xv, yv, ks=ks, temperature=args.temperature)
-    _emit({**result, "n_train": len(yt), "n_val": len(yv), "temperature": args.temperature}, args.json)
+    unreadable = sorted(set(bad_train) | set(bad_val))
+    counts = {
+        "n_train": len(yt),
+        "n_val": len(yv),
+        "n_unreadable": len(unreadable),
+        "unreadable_files": unreadable,
+    }
+    _emit({**result, **counts, "temperature": args.temperature}, args.json)
     return 0
 
 
@@ -362,6 +435,9 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     from bgaug.evals.recipes import linear_recipe
     from bgaug.evals.transfer import linear_transfer
 
+    options = _options(args)
+    _require_inputs(args, files=("checkpoint",), dirs=("root",))
+    _require_outputs(args, cache=True)
     backbone, pre, state = _backbone(args)
     method = args.method or state.get("meta", {}).get("method")
     result = linear_transfer(
@@ -370,9 +446,9 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         args.source,
         args.root,
         linear_recipe(method),
-        _options(args),
+        options,
         cache_dir=args.cache,
-        cache_key={"checkpoint": str(args.checkpoint)},
+        cache_key=checkpoint_key(sha256_file(args.checkpoint)),
         batch_size=args.batch_size,
         epochs=args.epochs,
         seed=args.seed,
@@ -384,6 +460,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 def cmd_real_score(args: argparse.Namespace) -> int:
     from bgaug.evals.suites.real import load_real_labels, read_predictions, real_accuracy
 
+    _require_inputs(args, files=("predictions", "real"))
+    _require_outputs(args)
     _emit(real_accuracy(read_predictions(args.predictions), load_real_labels(args.real)), args.json)
     return 0
 
@@ -392,6 +470,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bgaug.evals.bench import bench
 
     options = _options(args)
+    _require_outputs(args)
     gpu = options.device.startswith("cuda")
     result = bench(
         args.arch or ("resnet50" if gpu else "resnet10_w16"),

@@ -14,8 +14,9 @@ from torch import Tensor, nn
 
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.seeding import torch_generator
+from bgaug.evals.batching import UnreadableLog, loader
 from bgaug.evals.datasets import ImageListDataset, LabelledImage
-from bgaug.evals.inference import EvalOptions, loader
+from bgaug.evals.inference import EvalOptions
 from bgaug.evals.linear import new_head, train_augmentation
 from bgaug.evals.recipes import Recipe
 from bgaug.evals.training import fit
@@ -32,8 +33,9 @@ def finetune(
     batch_size: int | None = None,
     epochs: int | None = None,
     seed: int = 0,
-) -> tuple[Classifier, list[float]]:
-    """Fine-tune ``backbone`` with a new ``classes``-way head; return the classifier (eval) and losses."""
+) -> tuple[Classifier, list[float], list[str]]:
+    """Fine-tune ``backbone`` with a new ``classes``-way head; return the classifier (eval), the epoch
+    losses and the unreadable train images (left out)."""
     if recipe.head_lr is None:
         raise ValueError("a fine-tuning recipe needs head_lr (the head's learning rate)")
     model = Classifier(backbone, nn.Identity(), preprocess).to(options.device)
@@ -50,15 +52,17 @@ def finetune(
     ]
     dataset = ImageListDataset(train_items, preprocess, transform=train_augmentation(preprocess.crop))
     run_options = dataclasses.replace(options, batch_size=bs)
+    unreadable = UnreadableLog(dataset)
 
     def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
         model.train()
         generator = torch_generator(seed, "finetune", epoch)
-        for images, labels, ok, _ in loader(dataset, run_options, shuffle=True, generator=generator):
+        for images, labels, ok, index in loader(dataset, run_options, shuffle=True, generator=generator):
+            unreadable.note(ok, index)
             if int(ok.sum()) < 2:  # BatchNorm in train mode needs two samples
                 continue
             keep = ok.to(options.device)
             yield images.to(options.device)[keep], labels.to(options.device)[keep]
 
     losses = fit(model, params, batches, recipe, epochs=epochs, desc="finetune", progress=options.progress)
-    return model.cpu().eval(), losses
+    return model.cpu().eval(), losses, unreadable.paths()

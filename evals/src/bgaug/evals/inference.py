@@ -7,19 +7,33 @@ a ``decide`` function turns each batch of logits into predictions in the suite's
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from torch.utils.data import Dataset
 
-from bgaug.core.config import check_positive
+from bgaug.evals.batching import batches, item_paths, loader
+from bgaug.evals.bn_adapt import adapt_batchnorm
 from bgaug.evals.datasets import Sample
+from bgaug.evals.options import EvalOptions, default_workers
+
+# EvalOptions, default_workers, loader, batches and item_paths live in `options` and `batching` (shared
+# with `bn_adapt` without a cycle); they stay importable from here, where callers have always found them.
+__all__ = [
+    "Decide",
+    "EvalOptions",
+    "Outcome",
+    "argmax",
+    "batches",
+    "default_workers",
+    "extract_features",
+    "item_paths",
+    "loader",
+    "predict",
+]
 
 Decide = Callable[[Tensor], Tensor]
 """Logits (B, K) -> predicted labels (B,) in the suite's label space."""
@@ -27,35 +41,6 @@ Decide = Callable[[Tensor], Tensor]
 
 def argmax(logits: Tensor) -> Tensor:
     return logits.argmax(dim=1)
-
-
-def default_workers() -> int:
-    return min(8, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class EvalOptions:
-    """How inference runs: batch size, DataLoader workers, device, bfloat16 autocast, progress bars.
-
-    ``bn_adapt``: re-estimate BatchNorm statistics on each evaluated set before predicting on it
-    (``bgaug.evals.bn_adapt``; paper appendix C.8).
-    """
-
-    batch_size: int = 256
-    workers: int = field(default_factory=default_workers)
-    device: str = "cuda" if torch.cuda.is_available() else "cpu"
-    bf16: bool = False
-    progress: bool = True
-    bn_adapt: bool = False
-
-    def __post_init__(self) -> None:
-        check_positive("batch_size", self.batch_size)
-        check_positive("workers", self.workers, allow_zero=True)
-
-    def autocast(self) -> contextlib.AbstractContextManager[object]:
-        if not self.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
 
 @dataclass(frozen=True)
@@ -77,40 +62,6 @@ class Outcome:
         return float(100.0 * self.correct.mean()) if len(self.labels) else float("nan")
 
 
-def loader(
-    dataset: Dataset[Sample],
-    options: EvalOptions,
-    *,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
-) -> DataLoader[Sample]:
-    return DataLoader(
-        dataset,
-        batch_size=options.batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        num_workers=options.workers,
-        pin_memory=torch.device(options.device).type == "cuda",
-        persistent_workers=False,
-    )
-
-
-def batches(
-    dataset: Dataset[Sample], options: EvalOptions, desc: str
-) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
-    """(images on device, labels, ok mask, indices) per batch, with a progress bar."""
-    for images, labels, ok, index in tqdm(
-        loader(dataset, options), desc=desc, disable=not options.progress, leave=False
-    ):
-        yield images.to(options.device, non_blocking=True), labels, ok, index
-
-
-def item_paths(dataset: Dataset[Sample], indices: list[int]) -> list[str]:
-    """The file paths of dataset indices (the indices themselves for datasets without files)."""
-    items = getattr(dataset, "items", None)
-    return [str(items[i].path) if items is not None else str(i) for i in indices]
-
-
 def predict(
     model: nn.Module,
     dataset: Dataset[Sample],
@@ -121,8 +72,6 @@ def predict(
 ) -> Outcome:
     """Run ``model`` ([0, 1] images -> logits) over ``dataset`` and decide each image's label."""
     if options.bn_adapt:
-        from bgaug.evals.bn_adapt import adapt_batchnorm
-
         model = adapt_batchnorm(model, dataset, options)
     model = model.to(options.device).eval()
     preds: list[Tensor] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from torchvision.transforms import v2
 from bgaug.core.config import check_choice
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.seeding import torch_generator
+from bgaug.evals.batching import UnreadableLog, loader
 from bgaug.evals.datasets import ImageListDataset, LabelledImage
-from bgaug.evals.features import cached_features
-from bgaug.evals.inference import EvalOptions, loader
+from bgaug.evals.features import Features, cached_features
+from bgaug.evals.inference import EvalOptions
 from bgaug.evals.recipes import FAST_LINEAR, Recipe
 from bgaug.evals.training import fit
 
@@ -51,13 +52,25 @@ def train_augmentation(crop: int) -> v2.Compose:
 
 @dataclass(frozen=True)
 class LinearResult:
+    """The trained head, its epoch losses, val top-1 (%), and the unreadable images left out of the
+    train split (``unreadable``) and of the val split (``val_unreadable``)."""
+
     head: nn.Linear
     train_loss: list[float]
     val_top1: float | None
     mode: str
+    unreadable: list[str] = field(default_factory=list)
+    val_unreadable: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"mode": self.mode, "final_train_loss": self.train_loss[-1], "val_top1": self.val_top1}
+        unreadable = sorted(set(self.unreadable) | set(self.val_unreadable))
+        return {
+            "mode": self.mode,
+            "final_train_loss": self.train_loss[-1],
+            "val_top1": self.val_top1,
+            "n_unreadable": len(unreadable),
+            "unreadable_files": unreadable,
+        }
 
 
 def _feature_batches(
@@ -130,6 +143,48 @@ def standardised_head(
     return head, losses
 
 
+def _paper_head(
+    frozen: Classifier,
+    preprocess: Preprocess,
+    train_items: Sequence[LabelledImage],
+    classes: int,
+    recipe: Recipe,
+    options: EvalOptions,
+    *,
+    batch_size: int,
+    epochs: int | None,
+    seed: int,
+) -> tuple[nn.Linear, list[float], list[str]]:
+    """``paper`` mode: the head trained on augmented views every epoch; also the unreadable train images."""
+    probe = torch.zeros(1, 3, preprocess.crop, preprocess.crop, device=options.device)
+    dim = int(frozen.features(probe).shape[1])
+    head = new_head(dim, classes, seed).to(options.device)
+    augmented = ImageListDataset(train_items, preprocess, transform=train_augmentation(preprocess.crop))
+    aug_options = dataclasses.replace(options, batch_size=batch_size)
+    unreadable = UnreadableLog(augmented)
+
+    def image_batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        # The generator fixes the order and, through DataLoader's base seed, the crops.
+        generator = torch_generator(seed, "linear-aug", epoch)
+        for images, labels, ok, index in loader(augmented, aug_options, shuffle=True, generator=generator):
+            unreadable.note(ok, index)
+            keep = ok.to(options.device)
+            with torch.no_grad(), aug_options.autocast():
+                f = frozen.features(images.to(options.device)[keep]).float()
+            yield f, labels.to(options.device)[keep]
+
+    losses = fit(
+        head,
+        [{"params": head.parameters(), "lr": recipe.scaled_lr(batch_size)}],
+        image_batches,
+        recipe,
+        epochs=epochs,
+        desc="linear (paper)",
+        progress=options.progress,
+    )
+    return head, losses, unreadable.paths()
+
+
 def train_linear(
     backbone: nn.Module,
     preprocess: Preprocess,
@@ -149,63 +204,31 @@ def train_linear(
     """Train a linear head on the frozen ``backbone``; report val top-1 (%) when ``val_items`` are given.
 
     ``recipe`` (and ``batch_size``) drive ``paper`` mode; ``fast`` mode always runs ``FAST_LINEAR``
-    (``epochs`` overrides its length in both modes)."""
+    (``epochs`` overrides its length in both modes). ``cache_key`` must name the backbone by content
+    (``features.checkpoint_key``): the cached features are reused whenever the key matches."""
     check_choice("mode", mode, MODES)
     frozen = Classifier(backbone, nn.Identity(), preprocess).to(options.device).eval()
     for p in frozen.parameters():
         p.requires_grad_(False)
-    bs = batch_size or recipe.batch_size
-    lr = recipe.scaled_lr(bs)
     key = {"preprocess": [preprocess.resize, preprocess.crop], **(cache_key or {})}
 
-    def cache(name: str) -> Path | None:
-        return Path(cache_dir) / f"{name}.features.npz" if cache_dir is not None else None
+    def features(name: str, items: Sequence[LabelledImage]) -> Features:
+        cache = Path(cache_dir) / f"{name}.features.npz" if cache_dir is not None else None
+        dataset = ImageListDataset(items, preprocess)
+        return cached_features(frozen.features, dataset, options, cache, key, f"{name} features")
 
-    val = None
-    if val_items:
-        val = cached_features(
-            frozen.features,
-            ImageListDataset(val_items, preprocess),
-            options,
-            cache("val"),
-            key,
-            "val features",
-        )
+    val = features("val", val_items) if val_items else None
     if mode == "fast":
-        feats, labels = cached_features(
-            frozen.features,
-            ImageListDataset(train_items, preprocess),
-            options,
-            cache("train"),
-            key,
-            "train features",
+        train = features("train", train_items)
+        head, losses = standardised_head(
+            train.features, train.labels, classes, options, epochs=epochs, seed=seed
         )
-        head, losses = standardised_head(feats, labels, classes, options, epochs=epochs, seed=seed)
+        unreadable = train.unreadable
     else:
-        probe = torch.zeros(1, 3, preprocess.crop, preprocess.crop, device=options.device)
-        dim = int(frozen.features(probe).shape[1])
-        head = new_head(dim, classes, seed).to(options.device)
-        augmented = ImageListDataset(train_items, preprocess, transform=train_augmentation(preprocess.crop))
-        aug_options = dataclasses.replace(options, batch_size=bs)
-
-        def image_batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-            # The generator fixes the order and, through DataLoader's base seed, the crops.
-            generator = torch_generator(seed, "linear-aug", epoch)
-            for images, labels_, ok, _ in loader(augmented, aug_options, shuffle=True, generator=generator):
-                keep = ok.to(options.device)
-                with torch.no_grad(), aug_options.autocast():
-                    f = frozen.features(images.to(options.device)[keep]).float()
-                yield f, labels_.to(options.device)[keep]
-
-        losses = fit(
-            head,
-            [{"params": head.parameters(), "lr": lr}],
-            image_batches,
-            recipe,
-            epochs=epochs,
-            desc="linear (paper)",
-            progress=options.progress,
+        bs = batch_size or recipe.batch_size
+        head, losses, unreadable = _paper_head(
+            frozen, preprocess, train_items, classes, recipe, options, batch_size=bs, epochs=epochs, seed=seed
         )
     head = head.cpu().eval()
-    top1 = head_top1(head, val[0], val[1], "cpu") if val is not None else None
-    return LinearResult(head, losses, top1, mode)
+    top1 = head_top1(head, val.features, val.labels, "cpu") if val is not None else None
+    return LinearResult(head, losses, top1, mode, unreadable, val.unreadable if val is not None else [])

@@ -91,10 +91,18 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["## Not evaluated", ""]
         lines += [f"- {name}: {entry['status']}: {entry['reason']}" for name, entry in other]
         lines.append("")
-    unreadable = results.get("n_unreadable", 0)
-    if unreadable:
-        lines += [f"{unreadable} unreadable image file(s) skipped; listed in results.json.", ""]
+    lines += _unreadable_lines(results)
     return "\n".join(lines)
+
+
+def _unreadable_lines(results: dict[str, Any]) -> list[str]:
+    """How many image files could not be read, and how many of them the linear head's training lost."""
+    unreadable = results.get("n_unreadable", 0)
+    if not unreadable:
+        return []
+    in_train = (results.get("linear_head") or {}).get("n_unreadable", 0)
+    where = f" ({in_train} of them in the linear head's training data)" if in_train else ""
+    return [f"{unreadable} unreadable image file(s) skipped{where}; listed in results.json.", ""]
 
 
 def bar_chart_png(results: dict[str, Any]) -> bytes:

@@ -5,6 +5,9 @@ Each suite looks for its data under ``--data-root`` at the names the benchmarks 
 as ``skipped: not found at PATH``; one that needs a 1000-way ImageNet classifier is skipped for a
 K-way one; a suite that fails on bad data is reported as ``failed`` with its cause and the others
 still run. Outputs: ``results.json``, ``results.md`` (paper layout), ``results.png``.
+
+Before any compute, ``check_run`` makes sure every input given exists, ``--out`` can be written, and
+``--out`` holds no other checkpoint's results (unless ``overwrite``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,18 @@ from bgaug.core.backbones import load_backbone, save_backbone
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import atomic_write_json, sha256_file
 from bgaug.evals.datasets import imagefolder_items
+from bgaug.evals.features import checkpoint_key
 from bgaug.evals.inference import EvalOptions
 from bgaug.evals.linear import train_linear
+from bgaug.evals.preflight import (
+    refuse_foreign_results,
+    require_dir,
+    require_file,
+    require_writable_dir,
+)
 from bgaug.evals.recipes import FAST_LINEAR, linear_recipe
 from bgaug.evals.report import write_reports
+from bgaug.evals.results import EvalResults, LinearHeadInfo, SuiteResult
 from bgaug.evals.suites import (
     fgsm,
     imagenet,
@@ -116,6 +127,8 @@ class RunConfig:
     corrupt_limit: int | None = None
     seed: int = 0
     options: EvalOptions = field(default_factory=EvalOptions)
+    overwrite: bool = False
+    """Replace results of another checkpoint in ``out`` (the same checkpoint's never need it)."""
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.paths if s not in SUITES]
@@ -153,15 +166,45 @@ def _extra(config: RunConfig, suite: str) -> tuple[Path | None, Path | None]:
     return (candidate if candidate is not None and candidate.exists() else None), candidate
 
 
-def prepare_classifier(config: RunConfig) -> tuple[nn.Module, dict[str, Any] | None, dict[str, Any]]:
-    """The classifier to evaluate; trains a linear head first when the checkpoint has none."""
-    backbone, state = load_backbone(config.checkpoint)
+def check_run(config: RunConfig) -> str:
+    """Fail in one line before any compute if an input is missing or ``out`` cannot take the results;
+    return the checkpoint's sha256."""
+    require_file(config.checkpoint, "--checkpoint")
+    if config.data_root is not None:
+        require_dir(config.data_root, "--data-root")
+    for suite, path in config.paths.items():
+        if not path.exists():
+            raise FileNotFoundError(f"--path {suite}={path}: not found")
+    if config.real_labels is not None:
+        require_file(config.real_labels, "--real-labels")
+    if config.imagenet_a_masks is not None:
+        require_dir(config.imagenet_a_masks, "--imagenet-a-masks")
+    if config.train_data is not None:
+        require_dir(config.train_data, "--train-data")
+    require_writable_dir(config.out, "--out")
+    checkpoint_sha256 = sha256_file(config.checkpoint)
+    refuse_foreign_results(config.out, checkpoint_sha256, overwrite=config.overwrite)
+    return checkpoint_sha256
+
+
+def _preprocess(state: dict[str, Any]) -> Preprocess:
     p = state["preprocess"]
-    pre = Preprocess(resize=int(p["resize"]), crop=int(p["crop"]), mean=tuple(p["mean"]), std=tuple(p["std"]))
-    if "head" in state:
-        head = nn.Linear(state["head"]["weight"].shape[1], state["head"]["weight"].shape[0])
-        head.load_state_dict({"weight": state["head"]["weight"], "bias": state["head"]["bias"]})
-        return Classifier(backbone, head, pre).eval(), None, state
+    return Preprocess(
+        resize=int(p["resize"]), crop=int(p["crop"]), mean=tuple(p["mean"]), std=tuple(p["std"])
+    )
+
+
+def _saved_head(state: dict[str, Any]) -> nn.Linear:
+    weight, bias = state["head"]["weight"], state["head"]["bias"]
+    head = nn.Linear(weight.shape[1], weight.shape[0])
+    head.load_state_dict({"weight": weight, "bias": bias})
+    return head
+
+
+def _train_head(
+    config: RunConfig, backbone: nn.Module, pre: Preprocess, state: dict[str, Any], checkpoint_sha256: str
+) -> tuple[nn.Linear, LinearHeadInfo]:
+    """A linear head by the linear protocol on ``--train-data``, saved with the backbone as classifier.pt."""
     if config.train_data is None:
         raise ValueError(
             f"{config.checkpoint} has no linear head: pass --train-data DIR (an ImageFolder train split) to"
@@ -181,22 +224,23 @@ def prepare_classifier(config: RunConfig) -> tuple[nn.Module, dict[str, Any] | N
         epochs=config.linear_epochs,
         batch_size=min(recipe.batch_size, len(items)),
         cache_dir=config.out / "cache",
-        cache_key={"checkpoint": sha256_file(config.checkpoint)},
+        cache_key=checkpoint_key(checkpoint_sha256),
         seed=config.seed,
     )
     fast = config.linear_mode == "fast"
     protocol = "standardised-feature probe" if fast else f"{method or 'default'} recipe"
     n_epochs = config.linear_epochs or (FAST_LINEAR if fast else recipe).epochs
-    info = {
-        "note": (
+    info = LinearHeadInfo(
+        note=(
             f"trained here by the linear protocol ({config.linear_mode} mode, {protocol}, {n_epochs} epochs)"
             f" on {config.train_data}; checkpoint had none"
         ),
-        "train_data": str(config.train_data),
-        "classes": len(classes),
-        "final_train_loss": result.train_loss[-1],
-        "checkpoint_with_head": str(config.out / "classifier.pt"),
-    }
+        train_data=str(config.train_data),
+        classes=len(classes),
+        final_train_loss=result.train_loss[-1],
+        checkpoint_with_head=str(config.out / "classifier.pt"),
+        unreadable=tuple(result.unreadable),
+    )
     save_backbone(
         config.out / "classifier.pt",
         backbone,
@@ -204,9 +248,21 @@ def prepare_classifier(config: RunConfig) -> tuple[nn.Module, dict[str, Any] | N
         small_stem=bool(state["small_stem"]),
         head=result.head,
         preprocess=pre,
-        meta={**state.get("meta", {}), "linear_head": info["note"]},
+        meta={**state.get("meta", {}), "linear_head": info.note},
     )
-    return Classifier(backbone, result.head, pre).eval(), info, state
+    return result.head, info
+
+
+def prepare_classifier(
+    config: RunConfig, checkpoint_sha256: str
+) -> tuple[nn.Module, LinearHeadInfo | None, dict[str, Any]]:
+    """The classifier to evaluate; trains a linear head first when the checkpoint has none."""
+    backbone, state = load_backbone(config.checkpoint)
+    pre = _preprocess(state)
+    if "head" in state:
+        return Classifier(backbone, _saved_head(state), pre).eval(), None, state
+    head, info = _train_head(config, backbone, pre, state, checkpoint_sha256)
+    return Classifier(backbone, head, pre).eval(), info, state
 
 
 def _runner(
@@ -257,61 +313,51 @@ def _runner(
     return lambda m: shape_bias.evaluate_shape_bias(m, path, o)
 
 
-def _unreadable_files(entry: Any) -> set[str]:
-    """Every unreadable path listed anywhere in a suite's results (a file shared by suites counts once)."""
-    if not isinstance(entry, dict):
-        return set()
-    found = set(entry.get("unreadable", []))
-    for key, value in entry.items():
-        if key != "unreadable":
-            found |= _unreadable_files(value)
-    return found
+def evaluate_suite(config: RunConfig, suite: str, model: nn.Module, logits: int) -> SuiteResult:
+    """One suite's result: skipped when its data or a file it needs is absent or the classifier does
+    not fit it, failed (with the cause) on bad data, otherwise its numbers."""
+    path, tried = locate(config, suite)
+    if path is None:
+        where = ", ".join(str(p) for p in tried) or "(no path; pass --path " + suite + "=DIR)"
+        return SuiteResult("skipped", reason=f"not found at {where}")
+    if suite in NEEDS_IMAGENET and logits != 1000:
+        return SuiteResult("skipped", reason=f"needs a 1000-way ImageNet classifier, this one has {logits}")
+    extra, wanted = _extra(config, suite)
+    if suite in EXTRA_FILES and extra is None:
+        return SuiteResult("skipped", reason=f"not found at {wanted}")
+    start = time.perf_counter()
+    try:
+        numbers = _runner(config, suite, path, extra)(model)
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
+        return SuiteResult("failed", reason=f"{type(exc).__name__}: {exc}", path=str(path))
+    return SuiteResult("ok", path=str(path), seconds=time.perf_counter() - start, numbers=numbers)
 
 
-def run(config: RunConfig) -> dict[str, Any]:
-    """Evaluate every requested suite; write and return the results."""
+def run(config: RunConfig) -> EvalResults:
+    """Check inputs and outputs, evaluate every requested suite, then write and return the results."""
+    checkpoint_sha256 = check_run(config)
     config.out.mkdir(parents=True, exist_ok=True)
-    model, linear_info, state = prepare_classifier(config)
+    model, linear_head, state = prepare_classifier(config, checkpoint_sha256)
     logits = num_logits(model)
-    suites: dict[str, dict[str, Any]] = {}
-    for suite in config.suites:
-        path, tried = locate(config, suite)
-        if path is None:
-            where = ", ".join(str(p) for p in tried) or "(no path; pass --path " + suite + "=DIR)"
-            suites[suite] = {"status": "skipped", "reason": f"not found at {where}"}
-            continue
-        if suite in NEEDS_IMAGENET and logits != 1000:
-            suites[suite] = {
-                "status": "skipped",
-                "reason": f"needs a 1000-way ImageNet classifier, this one has {logits}",
-            }
-            continue
-        extra, wanted = _extra(config, suite)
-        if suite in EXTRA_FILES and extra is None:
-            suites[suite] = {"status": "skipped", "reason": f"not found at {wanted}"}
-            continue
-        start = time.perf_counter()
-        try:
-            result = _runner(config, suite, path, extra)(model)
-        except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
-            suites[suite] = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "path": str(path)}
-            continue
-        suites[suite] = {"status": "ok", "path": str(path), "seconds": time.perf_counter() - start, **result}
-    unreadable = sorted(set().union(*(_unreadable_files(v) for v in suites.values())))
-    results: dict[str, Any] = {
-        "checkpoint": str(config.checkpoint),
-        "checkpoint_sha256": sha256_file(config.checkpoint),
-        "meta": state.get("meta", {}),
-        "logits": logits,
-        "linear_head": linear_info,
-        "bn_adapt": config.options.bn_adapt,
-        "bf16": config.options.bf16,
-        "suites": suites,
-        "skipped": {k: v["reason"] for k, v in suites.items() if v["status"] == "skipped"},
-        "failed": {k: v["reason"] for k, v in suites.items() if v["status"] == "failed"},
-        "n_unreadable": len(unreadable),
-        "unreadable_files": unreadable,
-    }
-    atomic_write_json(config.out / "results.json", results)
-    write_reports(results, config.out)
+    suites = {suite: evaluate_suite(config, suite, model, logits) for suite in config.suites}
+    unreadable = set(linear_head.unreadable if linear_head is not None else ())
+    unreadable = unreadable.union(*(s.unreadable_files() for s in suites.values()))
+    results = EvalResults(
+        checkpoint=str(config.checkpoint),
+        checkpoint_sha256=checkpoint_sha256,
+        meta=state.get("meta", {}),
+        logits=logits,
+        linear_head=linear_head,
+        bn_adapt=config.options.bn_adapt,
+        bf16=config.options.bf16,
+        suites=suites,
+        unreadable_files=tuple(sorted(unreadable)),
+    )
+    if linear_head is None:
+        # Only reachable with --overwrite or for this checkpoint's own folder: a classifier.pt there is
+        # not this run's, and must not sit beside its results.
+        (config.out / "classifier.pt").unlink(missing_ok=True)
+    as_json = results.to_json()
+    atomic_write_json(config.out / "results.json", as_json)
+    write_reports(as_json, config.out)
     return results

@@ -108,7 +108,9 @@ def linear_transfer(
     epochs: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Top-1 (%) of a linear head trained on frozen features of ``source``'s train split."""
+    """Top-1 (%) of a linear head trained on frozen features of ``source``'s train split.
+
+    ``cache_key`` must name the backbone by content (``features.checkpoint_key``)."""
     train, held_out, classes = transfer_datasets(source, root, preprocess)
     frozen = Classifier(backbone, torch.nn.Identity(), preprocess).to(options.device).eval()
     key = {"source": source, "root": str(root), **(cache_key or {})}
@@ -116,18 +118,26 @@ def linear_transfer(
     def cache(name: str) -> Path | None:
         return Path(cache_dir) / f"{source}-{name}.features.npz" if cache_dir is not None else None
 
-    x_train, y_train = cached_features(
-        frozen.features, train, options, cache("train"), key, f"{source} train"
-    )
-    x_val, y_val = cached_features(frozen.features, held_out, options, cache("val"), key, f"{source} val")
+    train_features = cached_features(frozen.features, train, options, cache("train"), key, f"{source} train")
+    val = cached_features(frozen.features, held_out, options, cache("val"), key, f"{source} val")
     head, losses = fit_head_on_features(
-        x_train, y_train, classes, recipe, options, batch_size=batch_size, epochs=epochs, seed=seed
+        train_features.features,
+        train_features.labels,
+        classes,
+        recipe,
+        options,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
     )
+    unreadable = sorted(set(train_features.unreadable) | set(val.unreadable))
     return {
         "source": source,
         "classes": classes,
-        "n_train": len(y_train),
-        "n_val": len(y_val),
-        "top1": head_top1(head, x_val, y_val, "cpu"),
+        "n_train": len(train_features.labels),
+        "n_val": len(val.labels),
+        "top1": head_top1(head, val.features, val.labels, "cpu"),
         "final_train_loss": losses[-1],
+        "n_unreadable": len(unreadable),
+        "unreadable_files": unreadable,
     }
