@@ -218,3 +218,16 @@ def test_list_images_is_sorted_and_relative(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     assert list_images(tmp_path) == ["a/1.JPG", "b/2.png", "c.webp"]
+
+
+def test_atomic_writes_respect_the_umask(tmp_path: Path) -> None:
+    """mkstemp's 0600 would hide results from the user's group on a shared cluster."""
+    old = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
+        os.umask(0o002)
+        atomic_write_bytes(tmp_path / "b.bin", b"x")
+        assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)

@@ -54,6 +54,11 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(
     assert results["runs"][0]["in9"]["original"] == pytest.approx(sum(originals) / len(originals))
     for figure in ("masks.png", "bg_gap.png", "in9_variants.png", "views_moco_v2_bg_swaps.png"):
         assert (out / figure).stat().st_size > 0
+    from bgaug.core.io import current_umask
+
+    readable = 0o666 & ~current_umask()  # as a file written in place: colleagues may read results
+    for name in ("report.md", "results.json", "bg_gap.png", "masks.png"):
+        assert (out / name).stat().st_mode & 0o777 == readable, name
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["runs"] == results["runs"]
 
     marker = out / "runs" / "moco_v2-none-s0" / ".stage.json"
