@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,16 +30,20 @@ PACKAGES: dict[str, str] = {
     "evals": "evals",
     "launch": "packages/launch",
 }
-# Sibling distributions each package depends on (mirrors its pyproject.toml; pip cannot find
-# siblings on PyPI, so they are installed by path).
-SIBLINGS: dict[str, list[str]] = {
-    "core": [],
-    "saliency": ["core"],
-    "augment": ["core"],
-    "ssl_methods": ["core"],
-    "evals": ["core"],
-    "launch": ["core", "saliency", "augment", "ssl_methods", "evals"],
-}
+
+
+def _siblings(package: str) -> list[str]:
+    """The bgaug packages ``package``'s pyproject.toml depends on (pip cannot find them on PyPI, so
+    they are installed by path): read from the file, so it is the one place they are listed."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / PACKAGES[package] / "pyproject.toml").read_text(encoding="utf-8"))
+    distributions = {f"bgaug-{name.replace('_', '-')}": name for name in PACKAGES}
+    names = [re.split(r"[\s\[<>=!~;]", dep, maxsplit=1)[0] for dep in project["project"]["dependencies"]]
+    return [distributions[name] for name in names if name in distributions]
+
+
+SIBLINGS: dict[str, list[str]] = {package: _siblings(package) for package in PACKAGES}
 # Extras each package's test session installs beside "test": the CRF binding compiles in about a
 # minute, and without it the tests of fit's CRF path would skip.
 TEST_EXTRAS: dict[str, str] = {"saliency": "test,crf"}

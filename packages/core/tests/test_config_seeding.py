@@ -63,3 +63,31 @@ def test_seeds_are_deterministic_and_independent() -> None:
     assert numpy_generator(3, 2).integers(1 << 30) == numpy_generator(3, 2).integers(1 << 30)
     with pytest.raises(ValueError, match="seed"):
         spawn_seed(-1)
+
+
+def test_only_usage_errors_are_one_line_user_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain ValueError (a bug deep in a library) keeps its traceback; UsageError is one line."""
+    import argparse
+
+    from bgaug.core.cli import run_cli
+    from bgaug.core.errors import UsageError
+
+    parser = argparse.ArgumentParser(prog="t")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("user")
+    sub.add_parser("bug")
+
+    def user(_: argparse.Namespace) -> int:
+        raise UsageError("--x must be > 0")
+
+    def bug(_: argparse.Namespace) -> int:
+        raise ValueError("shape mismatch inside torch")
+
+    assert run_cli(parser, {"user": user, "bug": bug}, ["user"]) == 2
+    assert capsys.readouterr().err == "t: error: --x must be > 0\n"
+    with pytest.raises(ValueError, match="shape mismatch"):
+        run_cli(parser, {"user": user, "bug": bug}, ["bug"])
+    with pytest.raises(UsageError):  # the config validators raise it
+        from bgaug.core.config import check_probability
+
+        check_probability("p", 2.0)

@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from bgaug.core.interfaces import MaskedImages, ViewBatch
-from bgaug.launch.data import EpochBatches, is_mask_bank, open_masks
+from bgaug.core.loading import EpochBatches
+from bgaug.core.maskbank import DirectoryMaskBank, is_mask_bank, open_mask_bank
 
 
 class _Indices(Dataset[int]):
@@ -89,15 +90,48 @@ def test_too_small_a_dataset_is_refused() -> None:
         _batches(0, 2, n=4)
 
 
-def test_masks_argument_accepts_a_bank_or_a_folder(synth_root: Path, tmp_path: Path) -> None:
+def _folder(root: Path, names: list[str], bank_names: bool = False) -> tuple[Path, Path]:
+    """Images under root/images with masks under root/masks, named as synth (``a.png``) or as a
+    bank (``a.jpg.png``)."""
+    import numpy as np
+
+    from bgaug.core.io import save_png
+
+    images, masks = root / "images", root / "masks"
+    for i, name in enumerate(names):
+        image = np.full((16, 16, 3), 40 * i, dtype=np.uint8)
+        mask = np.zeros((16, 16), dtype=bool)
+        mask[4:12, 4:12] = True
+        save_png(images / name, image)
+        save_png(masks / (f"{name}.png" if bank_names else str(Path(name).with_suffix(".png"))), mask)
+    return images, masks
+
+
+def test_masks_argument_accepts_a_bank_or_a_folder(tmp_path: Path) -> None:
     from bgaug.core.data import FolderMaskBank
 
-    folder = synth_root / "masks" / "pretrain"
+    images, folder = _folder(tmp_path, ["c0/a.png", "c1/b.png"])
     assert not is_mask_bank(folder)
-    assert isinstance(open_masks(str(synth_root / "pretrain"), str(folder)), FolderMaskBank)
+    assert isinstance(open_mask_bank(images, folder), FolderMaskBank)
     (tmp_path / "bank").mkdir()
-    (tmp_path / "bank" / "manifest.json").write_text(json.dumps({"entries": []}))
+    (tmp_path / "bank" / "manifest.json").write_text(
+        json.dumps({"format": "bgaug-maskbank/1", "entries": []})
+    )
     assert is_mask_bank(tmp_path / "bank")
-    assert open_masks(str(synth_root / "pretrain"), None) is None
+    assert isinstance(open_mask_bank(images, tmp_path / "bank"), DirectoryMaskBank)
+    (tmp_path / "bank" / "masks").mkdir()  # the bank's masks/ folder means the bank itself
+    assert isinstance(open_mask_bank(images, tmp_path / "bank" / "masks"), DirectoryMaskBank)
+    assert open_mask_bank(images, None) is None
     with pytest.raises(FileNotFoundError):
-        open_masks(str(synth_root / "pretrain"), str(tmp_path / "none"))
+        open_mask_bank(images, tmp_path / "none")
+
+
+def test_a_mask_folder_may_name_masks_as_a_bank_does(tmp_path: Path) -> None:
+    """``photo.jpg`` -> ``photo.jpg.png`` (a bank's naming) reads like ``photo.png`` (synth's)."""
+    images, masks = _folder(tmp_path, ["c0/a.jpg", "c0/b.JPEG"], bank_names=True)
+    bank = open_mask_bank(images, masks)
+    assert bank is not None and len(bank) == 2
+    assert bank[bank.index_of("c0/b.JPEG")].mask.sum() == 64
+    (masks / "c0" / "a.jpg.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"a\.png or .*a\.jpg\.png \(1 of 2 missing\)"):
+        open_mask_bank(images, masks)

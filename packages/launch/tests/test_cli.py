@@ -85,3 +85,35 @@ def test_sync_bn_needs_gpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     group = ["--sync-bn", "group", "--sync-bn-group-size", "4", "--gpus-per-worker", "1", "--workers", "2"]
     assert main([*args, *group, "--out", str(tmp_path / "b")]) == 2
     assert "does not divide" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "cause"),
+    [
+        (["--method-option", "queue_size=-5"], "queue_size must be > 0"),
+        (["--method-option", "queue_sise=5"], "unknown MocoConfig field"),
+        (["--augment-option", "fg_min=2"], "fg_min must be a probability"),
+        (["--train-option", "epochs=2"], "--train-option epochs: set by the run"),
+        (["--train-option", "device=cuda"], "--train-option device: set by the run"),
+        (["--train-option", "optimizer=adam"], "optimizer must be one of"),
+    ],
+)
+def test_a_bad_option_fails_before_ray_starts_or_a_file_is_written(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    option: list[str],
+    cause: str,
+) -> None:
+    import bgaug.launch.cluster
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray started before the options were checked")
+
+    monkeypatch.setattr(bgaug.launch.cluster, "connect", no_ray)
+    out = tmp_path / "run"
+    args = ["pretrain", "--method", "moco_v2", "--bg-aug", "none", "--data", str(tmp_path), "--workers", "1"]
+    assert main([*args, "--out", str(out), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and cause in err, err
+    assert not out.exists()  # no config.json that would refuse the corrected rerun

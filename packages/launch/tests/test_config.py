@@ -65,3 +65,16 @@ def test_load_config_rejects_other_formats(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_config(tmp_path / "d.json")
+
+
+def test_every_config_field_has_its_flag() -> None:
+    """The pretrain / sweep flags and PretrainConfig are one source: a new field needs a flag."""
+    import argparse
+    from dataclasses import fields
+
+    from bgaug.launch.pretrain import add_config_arguments
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    dests = {action.dest for action in parser._actions}
+    assert {f.name for f in fields(PretrainConfig)} <= dests

@@ -13,10 +13,7 @@ from PIL import Image
 
 from bgaug.augment import build_pipeline
 from bgaug.core.data import MaskedImageDataset
-from bgaug.core.io import BadImageError, load_image, save_png
-from bgaug.core.tiling import tiled_backgrounds
-from bgaug.launch.data import open_masks
-from bgaug.launch.device_loader import (
+from bgaug.core.device_loader import (
     DeviceEpochBatches,
     EncodedImageFolder,
     collate_encoded,
@@ -24,6 +21,9 @@ from bgaug.launch.device_loader import (
     to_masked_images,
     unpack_mask_bits,
 )
+from bgaug.core.io import BadImageError, load_image, save_png
+from bgaug.core.maskbank import open_mask_bank
+from bgaug.core.tiling import tiled_backgrounds
 from bgaug.saliency.pack import pack_folder
 
 
@@ -108,13 +108,13 @@ def test_fit_matches_the_cpu_load_geometry() -> None:
 
 def test_decoded_batch_matches_the_cpu_dataset(photos: tuple[Path, Path]) -> None:
     images, pack = photos
-    bank = open_masks(str(images), str(pack))
+    bank = open_mask_bank(str(images), str(pack))
     encoded = EncodedImageFolder(images, bank, labelled=True)
     assert encoded.classes == ["a", "b"]
     batch = to_masked_images(
         collate_encoded([encoded[i] for i in range(len(encoded))]), torch.device("cpu"), 32
     )
-    reference = MaskedImageDataset(images, open_masks(str(images), str(pack)), size=32, labelled=True)
+    reference = MaskedImageDataset(images, open_mask_bank(str(images), str(pack)), size=32, labelled=True)
     for i in range(len(encoded)):
         ref = reference[i]
         got = batch.images[i]
@@ -138,7 +138,7 @@ def test_mask_size_mismatch_names_the_file(photos: tuple[Path, Path], tmp_path: 
     for rel in ("a/rgb", "a/tall", "a/gray", "b/cmyk", "b/png", "b/rotated"):
         save_png(masks / f"{rel}.png", np.ones((10, 10), dtype=bool))
     pack_folder(images, masks, tmp_path / "pack", progress=False)
-    dataset = EncodedImageFolder(images, open_masks(str(images), str(tmp_path / "pack")))
+    dataset = EncodedImageFolder(images, open_mask_bank(str(images), str(tmp_path / "pack")))
     with pytest.raises(BadImageError, match=r"rgb\.jpg.*mask size 10x10 differs from image size 64x48"):
         dataset[dataset.paths.index("a/rgb.jpg")]
 
@@ -164,7 +164,7 @@ def test_a_bank_without_fast_mask_reads_is_refused(photos: tuple[Path, Path]) ->
 def _loader(photos: tuple[Path, Path], augment: object, **options: object) -> DeviceEpochBatches:
     images, pack = photos
     return DeviceEpochBatches(
-        EncodedImageFolder(images, open_masks(str(images), str(pack))),
+        EncodedImageFolder(images, open_mask_bank(str(images), str(pack))),
         augment,  # type: ignore[arg-type]
         load_size=20,
         rank=0,
@@ -232,7 +232,7 @@ def test_bench_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cpu_decode_share_moves_a_fixed_part_of_the_batch_to_the_workers(photos: tuple[Path, Path]) -> None:
     images, pack = photos
-    bank = open_masks(str(images), str(pack))
+    bank = open_mask_bank(str(images), str(pack))
     by_device = EncodedImageFolder(images, bank)
     half = EncodedImageFolder(images, bank, cpu_decode_share=0.5)
     everything = EncodedImageFolder(images, bank, cpu_decode_share=1.0)
@@ -257,7 +257,7 @@ def test_a_batch_crosses_from_the_workers_as_a_few_tensors(photos: tuple[Path, P
     """Every file's bytes in one tensor and every worker-decoded image in another (one shared-memory
     segment each, not one per image), and each image decodes from its own slice."""
     images, pack = photos
-    dataset = EncodedImageFolder(images, open_masks(str(images), str(pack)))
+    dataset = EncodedImageFolder(images, open_mask_bank(str(images), str(pack)))
     samples = [dataset[i] for i in range(len(dataset))]
     batch = collate_encoded(samples)
     tensors = [v for v in batch.values() if isinstance(v, torch.Tensor)]
@@ -280,7 +280,7 @@ def test_a_failed_batched_decode_falls_back_to_the_cpu(
     import torchvision.io
 
     images, pack = photos
-    dataset = EncodedImageFolder(images, open_masks(str(images), str(pack)))
+    dataset = EncodedImageFolder(images, open_mask_bank(str(images), str(pack)))
     batch = collate_encoded([dataset[i] for i in range(len(dataset))])
     expected = to_masked_images(batch, torch.device("cpu"), 24)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bgaug.core.cli import UserError
+from bgaug.core.errors import UsageError
 from bgaug.launch.config import PretrainConfig
 from bgaug.launch.sweep import best_row, parse_grid, plot_heatmap, trial_configs, write_table
 
@@ -12,7 +12,7 @@ from bgaug.launch.sweep import best_row, parse_grid, plot_heatmap, trial_configs
 def test_parse_grid() -> None:
     assert parse_grid(["p_pos=0.1,0.2", "p-neg=0.3"]) == {"p_pos": [0.1, 0.2], "p_neg": [0.3]}
     for bad in (["p_pos"], ["arch=resnet18"], ["p_pos=0.1,x"], ["p_pos=0.1", "p_pos=0.2"], []):
-        with pytest.raises(UserError):
+        with pytest.raises(UsageError):
             parse_grid(bad)
 
 
@@ -82,5 +82,5 @@ def test_in9_sweeps_refuse_asha_and_ray_train_trials(tmp_path: Path) -> None:
         (SweepOptions(metric="epoch_loss", in9=in9, scheduler="asha"), "fifo"),
         (SweepOptions(metric="epoch_loss", in9=in9, workers_per_trial=2), "one-process"),
     ):
-        with pytest.raises(UserError, match=match):
+        with pytest.raises(UsageError, match=match):
             sweep(base, {"p_pos": [0.1]}, tmp_path / "s", options)

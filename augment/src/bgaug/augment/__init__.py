@@ -9,16 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from bgaug.augment.batch import stack_masked_images
-from bgaug.augment.config import BG_AUGS, BackgroundConfig, MaskDistortion, ViewSpec
+from bgaug.augment.config import BackgroundConfig, MaskDistortion, ViewSpec
 from bgaug.augment.pipeline import ViewPipeline
-from bgaug.augment.recipes import (
-    GENERIC_DEFAULT,
-    METHODS,
-    METHODS_WITH_NEGATIVES,
-    PAPER_DEFAULTS,
-    method_views,
-)
+from bgaug.augment.recipes import GENERIC_DEFAULT, PAPER_DEFAULTS, method_views
 from bgaug.core.config import check_choice
+from bgaug.core.errors import UsageError
+from bgaug.core.vocabulary import BG_AUGS, METHODS_WITH_NEGATIVES, method_traits
 
 VIEW_OPTIONS = ("local_size", "n_local", "scale", "local_scale")
 
@@ -32,17 +28,17 @@ def build_pipeline(method: str, bg_aug: str = "none", *, image_size: int, **opti
     ``distortion``). Unset probabilities, FG_min and warm-up take the paper's values for the
     method (``PAPER_DEFAULTS``); with ``bg_aug="none"`` FG_min defaults to 0 (plain crops).
     """
-    check_choice("method", method, METHODS)
+    traits = method_traits(method)
     check_choice("bg_aug", bg_aug, BG_AUGS)
-    if bg_aug == "bg_swaps" and method not in METHODS_WITH_NEGATIVES:
-        raise ValueError(
+    if bg_aug not in traits.bg_augs:
+        raise UsageError(
             f"bg_swaps needs a method with negatives ({', '.join(METHODS_WITH_NEGATIVES)}), got {method!r}"
         )
     view_options = {k: options.pop(k) for k in VIEW_OPTIONS if k in options}
     known = set(BackgroundConfig.__dataclass_fields__) - {"kind"}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for build_pipeline")
+        raise UsageError(f"unknown option(s) {', '.join(unknown)} for build_pipeline")
     if bg_aug != "none":
         p, fg_min, warmup = PAPER_DEFAULTS.get((method, bg_aug), GENERIC_DEFAULT)
         options.setdefault("p_pos", p)
@@ -56,14 +52,13 @@ def build_pipeline(method: str, bg_aug: str = "none", *, image_size: int, **opti
         method,
         views,
         background,
-        rotations=method == "rotnet",
-        keep_labels=method == "supervised",
+        rotations=traits.rotations,
+        keep_labels=traits.labels,
     )
 
 
 __all__ = [
     "BG_AUGS",
-    "METHODS",
     "BackgroundConfig",
     "MaskDistortion",
     "ViewPipeline",

@@ -28,6 +28,7 @@ from PIL import Image, ImageFilter
 from tqdm import tqdm
 
 from bgaug.augment.pipeline import ViewPipeline
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages
 from bgaug.core.io import atomic_write_json
 from bgaug.core.synth_scene import draw_scene
@@ -198,13 +199,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     for name in ("image_size", "load_size", "batches", "repeats", "threads"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size is not None and args.batch_size < 2:
-        raise ValueError("--batch-size must be >= 2")
+        raise UsageError("--batch-size must be >= 2")
     if args.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but CUDA is not available")
+        raise UsageError("--device cuda asked for, but CUDA is not available")
     result = run_bench(
         image_size=args.image_size,
         load_size=args.load_size,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bgaug.core.config import check_choice, check_interval, check_positive, check_probability, check_range
+from bgaug.core.errors import UsageError
+from bgaug.core.vocabulary import BG_AUGS
 
-BG_AUGS = ("none", "bg_rm", "bg_random", "bg_swaps")
 ORDERS = ("after", "before")
 NEGATIVE_MATCHES = ("query", "key")
 MISSING_BACKGROUND = ("error", "gray")
@@ -19,7 +20,7 @@ MISSING_BACKGROUND = ("error", "gray")
 
 def _check_int(name: str, value: int, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
     return value
 
 
@@ -50,7 +51,7 @@ class ViewSpec:
         check_interval("scale", self.scale, 1e-6, 1.0)
         check_interval("ratio", self.ratio, 1e-3, 1e3)
         if len(self.jitter) != 4:
-            raise ValueError(f"jitter must be (brightness, contrast, saturation, hue), got {self.jitter!r}")
+            raise UsageError(f"jitter must be (brightness, contrast, saturation, hue), got {self.jitter!r}")
         for name, value in zip(("brightness", "contrast", "saturation"), self.jitter[:3], strict=True):
             check_positive(f"jitter {name}", value, allow_zero=True)
         check_range("jitter hue", self.jitter[3], 0.0, 0.5)
@@ -133,7 +134,7 @@ class BackgroundConfig:
         _check_int("n_matched", self.n_matched, 1)
         check_choice("missing_background", self.missing_background, MISSING_BACKGROUND)
         if self.kind != "bg_swaps" and self.p_neg > 0:
-            raise ValueError(f"p_neg applies to bg_swaps only, got p_neg={self.p_neg} with {self.kind}")
+            raise UsageError(f"p_neg applies to bg_swaps only, got p_neg={self.p_neg} with {self.kind}")
 
     def probabilities(self, epoch: int) -> tuple[float, float]:
         """(p_pos, p_neg) at ``epoch`` after the linear warm-up."""

@@ -36,7 +36,9 @@ from bgaug.augment.config import BackgroundConfig, ViewSpec
 from bgaug.augment.crops import device_constant, resized_crops, sample_crops, summed_area, uniform
 from bgaug.augment.masks import distort_masks
 from bgaug.augment.photometric import PhotometricParams, apply_photometric, sample_photometric
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
+from bgaug.core.vocabulary import TILED_BG_AUGS
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class ViewPipeline:
         if n_global == 0 or any(v.is_global for v in views[n_global:]):
             raise ValueError("views must list the global views first, then the local ones")
         if background.kind == "bg_swaps" and n_global < 2:
-            raise ValueError(f"bg_swaps needs a query and a key view; {method} has {n_global} global view(s)")
+            raise UsageError(f"bg_swaps needs a query and a key view; {method} has {n_global} global view(s)")
         self.method = method
         self.views = tuple(views)
         self.n_global = n_global
@@ -287,7 +289,7 @@ class ViewPipeline:
         backgrounds = None if batch.backgrounds is None else batch.backgrounds
         if backgrounds is not None and cfg.order == "before":
             backgrounds = _as_float(backgrounds)
-        uses_tiles = kind in ("bg_random", "bg_swaps")
+        uses_tiles = kind in TILED_BG_AUGS
         if uses_tiles and backgrounds is None and cfg.missing_background == "error":
             raise ValueError(
                 f"{kind} needs tiled backgrounds but the batch has none (MaskedImages.backgrounds is None);"

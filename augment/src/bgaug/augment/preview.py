@@ -17,12 +17,12 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from bgaug.augment.config import BG_AUGS
-from bgaug.augment.recipes import METHODS
 from bgaug.core.data import FolderMaskBank, MaskedImageDataset, collate_masked
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
 from bgaug.core.io import save_png
 from bgaug.core.seeding import torch_generator
+from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 
 GAP = 2
 HEADER = 14
@@ -116,7 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, help="image folder (searched recursively)")
     parser.add_argument("--masks", required=True, help="mask folder mirroring the image tree (.png)")
     parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--method", default="moco_v2", choices=METHODS, help="view recipe (default moco_v2)")
+    parser.add_argument(
+        "--method", default="moco_v2", choices=METHOD_NAMES, help="view recipe (default moco_v2)"
+    )
     parser.add_argument("--bg-aug", default="bg_swaps", choices=BG_AUGS, help="background augmentation")
     parser.add_argument("--n", type=int, default=6, help="number of images (default 6)")
     parser.add_argument("--image-size", type=int, default=224, help="view size (default 224)")
@@ -130,9 +132,9 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     for name in ("n", "image_size", "load_size"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if not str(args.out).lower().endswith(".png"):
-        raise ValueError(f"--out must name a .png file, got {args.out}")
+        raise UsageError(f"--out must name a .png file, got {args.out}")
     options: dict[str, float] = {}
     if not args.paper_p and args.bg_aug != "none":
         options = {"p_pos": 1.0, "warmup_epochs": 0} | ({"p_neg": 1.0} if args.bg_aug == "bg_swaps" else {})

@@ -12,12 +12,11 @@ Blur sigma is the papers' [0.1, 2] pixels at 224 px views, scaled with the view 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from bgaug.augment.config import ViewSpec
-
-METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
-METHODS_WITH_NEGATIVES = ("moco_v2", "simclr")
+from bgaug.core.vocabulary import METHOD_NAMES, method_traits
 
 MOCO_JITTER = (0.4, 0.4, 0.4, 0.1)
 SIMCLR_JITTER = (0.8, 0.8, 0.8, 0.2)
@@ -61,6 +60,70 @@ def default_local_size(image_size: int) -> int:
     return max(8, round(image_size * 96 / 224))
 
 
+@dataclass(frozen=True)
+class ViewGeometry:
+    """What a caller may change about a method's views (``build_pipeline``'s view options)."""
+
+    image_size: int
+    local_size: int | None = None
+    n_local: int = 6
+    scale: tuple[float, float] | None = None
+    local_scale: tuple[float, float] = (0.05, 0.14)
+
+
+def _two_views(jitter: tuple[float, float, float, float]) -> Callable[[ViewGeometry], list[ViewSpec]]:
+    """MoCo-v2 / SimCLR: two identical views, crops of 20-100 % of the image."""
+
+    def views(g: ViewGeometry) -> list[ViewSpec]:
+        sigma = paper_blur_sigma(g.image_size)
+        view = ViewSpec(size=g.image_size, scale=g.scale or (0.2, 1.0), jitter=jitter, blur_sigma=sigma)
+        return [view, view]
+
+    return views
+
+
+def _byol_views(g: ViewGeometry) -> list[ViewSpec]:
+    sigma = paper_blur_sigma(g.image_size)
+    base = ViewSpec(size=g.image_size, scale=g.scale or (0.08, 1.0), jitter=BYOL_JITTER, blur_sigma=sigma)
+    return [replace(base, blur_p=1.0, solarize_p=0.0), replace(base, blur_p=0.1, solarize_p=0.2)]
+
+
+def _swav_views(g: ViewGeometry) -> list[ViewSpec]:
+    sigma = paper_blur_sigma(g.image_size)
+    glob = ViewSpec(size=g.image_size, scale=g.scale or (0.14, 1.0), jitter=SIMCLR_JITTER, blur_sigma=sigma)
+    small = g.local_size or default_local_size(g.image_size)
+    local = replace(
+        glob, size=small, scale=g.local_scale, is_global=False, blur_sigma=paper_blur_sigma(small)
+    )
+    return [glob, glob] + [local] * g.n_local
+
+
+def _crop_and_flip(default_scale: tuple[float, float]) -> Callable[[ViewGeometry], list[ViewSpec]]:
+    """RotNet / supervised: one crop and a flip, no colour changes."""
+
+    def views(g: ViewGeometry) -> list[ViewSpec]:
+        return [
+            ViewSpec(size=g.image_size, scale=g.scale or default_scale, jitter_p=0.0, gray_p=0.0, blur_p=0.0)
+        ]
+
+    return views
+
+
+VIEW_RECIPES: dict[str, Callable[[ViewGeometry], list[ViewSpec]]] = {
+    "moco_v2": _two_views(MOCO_JITTER),
+    "byol": _byol_views,
+    "swav": _swav_views,
+    "rotnet": _crop_and_flip((0.2, 1.0)),
+    "supervised": _crop_and_flip((0.08, 1.0)),
+    "simclr": _two_views(SIMCLR_JITTER),
+}
+"""One view recipe per method of core's vocabulary (the module docstring gives their sources)."""
+if set(VIEW_RECIPES) != set(METHOD_NAMES):
+    raise ImportError(
+        f"augment has views for {sorted(VIEW_RECIPES)}; core's vocabulary: {sorted(METHOD_NAMES)}"
+    )
+
+
 def method_views(
     method: str,
     image_size: int,
@@ -71,22 +134,5 @@ def method_views(
     local_scale: tuple[float, float] = (0.05, 0.14),
 ) -> list[ViewSpec]:
     """The ``ViewSpec``s of ``method``; ``scale`` overrides the global views' crop scale."""
-    sigma = paper_blur_sigma(image_size)
-    if method in ("moco_v2", "simclr"):
-        jitter = MOCO_JITTER if method == "moco_v2" else SIMCLR_JITTER
-        view = ViewSpec(size=image_size, scale=scale or (0.2, 1.0), jitter=jitter, blur_sigma=sigma)
-        return [view, view]
-    if method == "byol":
-        base = ViewSpec(size=image_size, scale=scale or (0.08, 1.0), jitter=BYOL_JITTER, blur_sigma=sigma)
-        return [replace(base, blur_p=1.0, solarize_p=0.0), replace(base, blur_p=0.1, solarize_p=0.2)]
-    if method == "swav":
-        glob = ViewSpec(size=image_size, scale=scale or (0.14, 1.0), jitter=SIMCLR_JITTER, blur_sigma=sigma)
-        small = local_size or default_local_size(image_size)
-        local = replace(
-            glob, size=small, scale=local_scale, is_global=False, blur_sigma=paper_blur_sigma(small)
-        )
-        return [glob, glob] + [local] * n_local
-    if method in ("rotnet", "supervised"):
-        default = (0.2, 1.0) if method == "rotnet" else (0.08, 1.0)
-        return [ViewSpec(size=image_size, scale=scale or default, jitter_p=0.0, gray_p=0.0, blur_p=0.0)]
-    raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    method_traits(method)  # an unknown name: ValueError listing the known ones
+    return VIEW_RECIPES[method](ViewGeometry(image_size, local_size, n_local, scale, local_scale))

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bgaug.core.cli import UserError, run_cli
+from bgaug.core.cli import run_cli
+from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, sha256_file
 from bgaug.evals.features import checkpoint_key
 from bgaug.evals.inference import EvalOptions, default_workers
@@ -88,7 +89,7 @@ def _path_pairs(values: Sequence[str]) -> dict[str, Path]:
     for value in values:
         name, sep, path = value.partition("=")
         if not sep or not path:
-            raise UserError(f"--path expects SUITE=PATH, got {value!r}")
+            raise UsageError(f"--path expects SUITE=PATH, got {value!r}")
         out[name.strip()] = Path(path)
     return out
 
@@ -224,7 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         severities = [int(s) for s in args.severities.split(",") if s.strip()]
     except ValueError:
-        raise UserError(f"--severities expects integers, got {args.severities!r}") from None
+        raise UsageError(f"--severities expects integers, got {args.severities!r}") from None
     options = _options(args, bn_adapt=args.bn_adapt)
     _require_outputs(args)
     config = RunConfig(
@@ -295,9 +296,9 @@ def cmd_linear(args: argparse.Namespace) -> int:
 
     options = _options(args)
     if args.split is not None and args.imagenet_train is None:
-        raise UserError("--split needs --imagenet-train")
+        raise UsageError("--split needs --imagenet-train")
     if args.split is None and args.train is None:
-        raise UserError("give --train DIR or --split FILE --imagenet-train DIR")
+        raise UsageError("give --train DIR or --split FILE --imagenet-train DIR")
     _require_inputs(args, files=("checkpoint", "split"), dirs=("train", "imagenet_train", "val"))
     _require_outputs(args, cache=True, out_file=True)
     backbone, pre, state = _backbone(args)
@@ -407,7 +408,7 @@ def cmd_knn(args: argparse.Namespace) -> int:
     try:
         ks = [int(k) for k in args.k.split(",")]
     except ValueError:
-        raise UserError(f"--k expects integers, got {args.k!r}") from None
+        raise UsageError(f"--k expects integers, got {args.k!r}") from None
     options = _options(args)
     _require_inputs(args, files=("checkpoint",), dirs=("train", "val"))
     _require_outputs(args)

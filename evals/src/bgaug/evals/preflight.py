@@ -10,6 +10,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from bgaug.core.errors import UsageError
+
 RESULT_FILES = ("results.json", "results.md", "results.png", "classifier.pt")
 """What ``evals run`` writes into ``--out`` (its ``cache/`` is keyed by content and always reusable)."""
 
@@ -55,7 +57,7 @@ def require_writable_dir(path: Path, flag: str) -> Path:
 def require_writable_file(path: Path, flag: str, *, overwrite: bool = True) -> Path:
     """``path`` can be written; an existing file there is refused unless ``overwrite``."""
     if path.is_dir():
-        raise ValueError(f"{flag} {path}: is a folder, not a file")
+        raise UsageError(f"{flag} {path}: is a folder, not a file")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{flag} {path} exists; pass --overwrite to replace it")
     require_writable_dir(path.parent, flag)

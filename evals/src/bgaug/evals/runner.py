@@ -21,6 +21,7 @@ from typing import Any
 from torch import nn
 
 from bgaug.core.backbones import load_backbone, save_backbone
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import atomic_write_json, sha256_file
 from bgaug.evals.datasets import imagefolder_items
@@ -101,7 +102,7 @@ def parse_suites(text: str) -> list[str]:
         return list(SUITES)
     unknown = [n for n in names if n not in SUITES]
     if unknown or not names:
-        raise ValueError(
+        raise UsageError(
             f"unknown suite(s) {', '.join(unknown) or '(none)'}; choose from all, {', '.join(SUITES)}"
         )
     return names
@@ -133,7 +134,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         unknown = [s for s in self.paths if s not in SUITES]
         if unknown:
-            raise ValueError(f"--path names unknown suite(s): {', '.join(unknown)}")
+            raise UsageError(f"--path names unknown suite(s): {', '.join(unknown)}")
 
 
 def locate(config: RunConfig, suite: str) -> tuple[Path | None, list[Path]]:
@@ -206,7 +207,7 @@ def _train_head(
 ) -> tuple[nn.Linear, LinearHeadInfo]:
     """A linear head by the linear protocol on ``--train-data``, saved with the backbone as classifier.pt."""
     if config.train_data is None:
-        raise ValueError(
+        raise UsageError(
             f"{config.checkpoint} has no linear head: pass --train-data DIR (an ImageFolder train split) to"
             " train one with the linear protocol first"
         )

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import TrainProgress, ViewBatch
 from bgaug.core.io import atomic_write_json
 from bgaug.ssl_methods.methods.base import Method
@@ -205,17 +206,17 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
-        raise ValueError(f"--methods must name some of {', '.join(METHODS)}, got {args.methods!r}")
+        raise UsageError(f"--methods must name some of {', '.join(METHODS)}, got {args.methods!r}")
     args.method_list = methods
     if args.threads is not None:
         if args.threads <= 0:
-            raise ValueError("--threads must be > 0")
+            raise UsageError("--threads must be > 0")
         torch.set_num_threads(args.threads)
     for name in ("batch_size", "image_size", "steps", "pairs"):
         if getattr(args, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0")
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0")
     if args.warmup < 0 or not 0 < args.p_neg <= 1:
-        raise ValueError("--warmup must be >= 0 and --p-neg in (0, 1]")
+        raise UsageError("--warmup must be >= 0 and --p-neg in (0, 1]")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from bgaug.core.errors import UsageError
+
 
 def param_groups(
     model: nn.Module, weight_decay: float, *, exclude_bias_and_norm: bool = True
@@ -113,7 +115,7 @@ def build_optimizer(
         # Decoupled weight decay (Loshchilov & Hutter); with weight_decay 0 it is Adam. ``momentum``
         # does not apply (Adam's betas stay at torch's defaults).
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 def learning_rate(
@@ -147,4 +149,4 @@ def learning_rate(
         return peak_lr * decay ** sum(1 for m in milestones if epoch >= m)
     if schedule == "constant":
         return peak_lr
-    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    raise UsageError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")

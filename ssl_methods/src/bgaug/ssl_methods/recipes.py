@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bgaug.core.config import config_from_dict, config_to_dict
+from bgaug.core.errors import UsageError
 from bgaug.ssl_methods.registry import method_options
 from bgaug.ssl_methods.training import TrainConfig
 
@@ -118,7 +119,7 @@ def recipe(method: str, name: str = "paper", **overrides: Any) -> TrainConfig:
     applied on top."""
     method_options(method)  # validates the method
     if name not in TRAIN_RECIPES:
-        raise ValueError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, got {name!r}")
+        raise UsageError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, got {name!r}")
     base = config_to_dict(TrainConfig())
     settings = RECIPES[method] if name == "paper" else {**RECIPES[method], **CPU_RECIPES[method]}
     return config_from_dict(TrainConfig, {**base, **settings, **overrides})
@@ -129,5 +130,5 @@ def recipe_method_options(method: str, name: str = "paper") -> dict[str, Any]:
     methods' own defaults are the papers')."""
     method_options(method)
     if name not in TRAIN_RECIPES:
-        raise ValueError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, got {name!r}")
+        raise UsageError(f"recipe must be one of {', '.join(TRAIN_RECIPES)}, got {name!r}")
     return dict(CPU_METHOD_OPTIONS.get(method, {})) if name == "cpu" else {}

@@ -7,6 +7,8 @@ from typing import Any
 
 from bgaug.core.backbones import build_backbone
 from bgaug.core.config import config_from_dict
+from bgaug.core.errors import UsageError
+from bgaug.core.vocabulary import METHOD_NAMES, method_traits
 from bgaug.ssl_methods.methods.base import Method
 from bgaug.ssl_methods.methods.byol import Byol, ByolConfig
 from bgaug.ssl_methods.methods.moco import MocoConfig, MocoV2
@@ -23,13 +25,14 @@ _METHODS: dict[str, tuple[Callable[..., Method], type[Any]]] = {
     "supervised": (Supervised, SupervisedConfig),
     "simclr": (Simclr, SimclrConfig),
 }
-METHODS: tuple[str, ...] = tuple(_METHODS)
+METHODS: tuple[str, ...] = METHOD_NAMES
+if set(_METHODS) != set(METHOD_NAMES):  # one implementation per name of core's vocabulary
+    raise ImportError(f"ssl_methods implements {sorted(_METHODS)}; core's vocabulary: {sorted(METHOD_NAMES)}")
 
 
 def method_options(name: str) -> type[Any]:
     """The options dataclass of a method (its fields are ``build_method``'s ``**options``)."""
-    if name not in _METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {name!r}")
+    method_traits(name)  # an unknown name: ValueError listing the known ones
     return _METHODS[name][1]
 
 
@@ -48,9 +51,9 @@ def build_method(
     """
     config_cls = method_options(name)
     method_cls = _METHODS[name][0]
-    if name == "supervised":
+    if method_traits(name).labels:
         if num_classes is None:
-            raise ValueError("supervised needs num_classes")
+            raise UsageError("supervised needs num_classes")
         options = {**options, "num_classes": num_classes}
     config = config_from_dict(config_cls, options)
     backbone, feature_dim = build_backbone(

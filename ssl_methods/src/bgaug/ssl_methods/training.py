@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from bgaug.core.backbones import save_backbone
 from bgaug.core.config import check_choice, check_positive, config_from_dict, config_to_dict
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import Preprocess, TrainProgress, ViewBatch
 from bgaug.core.io import atomic_write_text, load_checkpoint, save_checkpoint
 from bgaug.core.seeding import spawn_seed
@@ -95,7 +96,7 @@ class TrainConfig:
         for name in ("epochs", "steps_per_epoch", "batch_size", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+                raise UsageError(f"{name} must be an integer, got {value!r}")
             check_positive(name, value)
         check_positive("base_lr", self.base_lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -104,10 +105,10 @@ class TrainConfig:
         check_positive("lars_eta", self.lars_eta)
         check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
         if self.warmup_epochs > self.epochs:
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
+            raise UsageError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
         check_choice("schedule", self.schedule, SCHEDULES)
         if any(m <= 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones!r}")
+            raise UsageError(f"milestones must be increasing positive epochs, got {self.milestones!r}")
         check_positive("lr_decay", self.lr_decay)
         check_positive("final_lr_fraction", self.final_lr_fraction, allow_zero=True)
         check_choice("amp_dtype", self.amp_dtype, ("bfloat16", "float16"))
@@ -117,7 +118,7 @@ class TrainConfig:
             try:
                 torch.device(self.device)
             except RuntimeError:
-                raise ValueError(f"device must be cpu, cuda[:N], mps or auto, got {self.device!r}") from None
+                raise UsageError(f"device must be cpu, cuda[:N], mps or auto, got {self.device!r}") from None
 
     @property
     def peak_lr(self) -> float:
@@ -173,7 +174,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
+        raise UsageError(f"device {name!r} requested but CUDA is not available")
     return device
 
 
@@ -206,7 +207,7 @@ def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
         if isinstance(before, list | tuple):
             before, now = list(before), list(now)
         if before != now:
-            raise ValueError(f"cannot resume: {f.name} was {before!r} in the checkpoint, now {now!r}")
+            raise UsageError(f"cannot resume: {f.name} was {before!r} in the checkpoint, now {now!r}")
 
 
 def _trim_metrics(path: Path, last_step: int) -> None:
@@ -232,7 +233,7 @@ class _MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                raise ValueError("tensorboard=True but the tensorboard package is not installed") from None
+                raise UsageError("tensorboard=True but the tensorboard package is not installed") from None
             self.writer = SummaryWriter(str(path.parent / "tensorboard"))
 
     def write(self, record: Mapping[str, Any]) -> None:
@@ -284,7 +285,7 @@ def train(
     metrics_path = out / "metrics.jsonl"
     device = resolve_device(config.device)
     if config.amp and config.amp_dtype == "float16" and device.type != "cuda":
-        raise ValueError("amp_dtype='float16' needs a CUDA device; use bfloat16")
+        raise UsageError("amp_dtype='float16' needs a CUDA device; use bfloat16")
 
     method.to(device)
     if config.channels_last:
@@ -308,9 +309,9 @@ def train(
     if resume and last_path.exists():
         state = load_checkpoint(last_path, map_location=str(device))
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{last_path}: not a bgaug training checkpoint")
+            raise UsageError(f"{last_path}: not a bgaug training checkpoint")
         if state.get("method") != method.name:
-            raise ValueError(
+            raise UsageError(
                 f"cannot resume: checkpoint trained {state.get('method')!r}, not {method.name!r}"
             )
         _check_resumable(state["config"], config)

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
 
@@ -56,7 +57,7 @@ def build_resnet(arch: str, *, small_stem: bool = False, zero_init_residual: boo
     import torchvision
 
     if arch not in FEATURE_DIMS:
-        raise ValueError(f"arch must be one of {', '.join(FEATURE_DIMS)}, got {arch!r}")
+        raise UsageError(f"arch must be one of {', '.join(FEATURE_DIMS)}, got {arch!r}")
     model: nn.Module
     if arch.startswith("resnet10"):
         width = int(arch.partition("_w")[2] or 64)
@@ -150,11 +151,11 @@ def build_backbone(
         return AlexNetTrunk(small_stem=small_stem), ALEXNET_FEATURE_DIM
     if arch in PLAIN_CNN_WIDTHS:
         if small_stem:
-            raise ValueError(f"small_stem applies to ResNets and AlexNet; {arch} has no stem to replace")
+            raise UsageError(f"small_stem applies to ResNets and AlexNet; {arch} has no stem to replace")
         cnn = PlainCNN(PLAIN_CNN_WIDTHS[arch])
         return cnn, cnn.feature_dim
     if arch not in FEATURE_DIMS:
-        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+        raise UsageError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     return build_resnet(arch, small_stem=small_stem, zero_init_residual=zero_init_residual), FEATURE_DIMS[
         arch
     ]

@@ -11,18 +11,16 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
+from bgaug.core.errors import UsageError
 from bgaug.core.io import BadCheckpointError, BadImageError
 
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit status 2."""
-
+UserError = UsageError
+"""The former name, kept while bgaug-saliency moves to ``bgaug.core.errors.UsageError``."""
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    UserError,
+    UsageError,
     BadImageError,
     BadCheckpointError,
-    ValueError,
     FileNotFoundError,
     FileExistsError,
     NotADirectoryError,

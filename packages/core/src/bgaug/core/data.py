@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms import InterpolationMode
 
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import MaskBank, MaskedImages, MaskRecord
 from bgaug.core.io import BadImageError, list_images, load_image, load_mask
 from bgaug.core.tiling import tiled_background
@@ -39,23 +40,31 @@ def mask_path_for(relative_image_path: str) -> str:
     return Path(relative_image_path).with_suffix(".png").as_posix()
 
 
+def mask_paths_for(relative_image_path: str) -> tuple[str, str]:
+    """Where a mask folder may hold an image's mask: ``a/b.png`` (the image's suffix replaced, as
+    ``bgaug.core.synth`` writes) or ``a/b.jpg.png`` (suffix kept, as a saliency mask bank names its
+    masks, so a bank's ``masks/`` folder reads as a plain mask folder too)."""
+    return mask_path_for(relative_image_path), f"{relative_image_path}.png"
+
+
 def folder_labels(paths: Sequence[str], root: Path) -> tuple[list[str], list[int]]:
     """ImageFolder labels of relative image ``paths``: the sorted top-level folders, and each path's
     folder index. An image directly under ``root`` is an error."""
     flat = [p for p in paths if "/" not in p]
     if flat:
-        raise ValueError(f"labelled data needs class folders, but {root / flat[0]} is not in one")
+        raise UsageError(f"labelled data needs class folders, but {root / flat[0]} is not in one")
     classes = sorted({p.split("/", 1)[0] for p in paths})
     lookup = {c: i for i, c in enumerate(classes)}
     return classes, [lookup[p.split("/", 1)[0]] for p in paths]
 
 
 class FolderMaskBank:
-    """Ground-truth masks in a folder that mirrors the image tree; implements ``MaskBank``.
+    """Masks in a folder that mirrors the image tree; implements ``MaskBank``.
 
-    Image ``image_root/a/b.jpg`` has its mask at ``mask_root/a/b.png`` (255 = foreground). Index
-    order is ``list_images(image_root)`` order. Every mask must exist (checked at construction, so a
-    wrong ``mask_root`` fails at once); each record's tiled background is computed on access.
+    Image ``image_root/a/b.jpg`` has its mask at ``mask_root/a/b.png`` or ``mask_root/a/b.jpg.png``
+    (``mask_paths_for``; 255 or 1 = foreground, ``io.binary_mask``). Index order is
+    ``list_images(image_root)`` order. Every mask must exist (checked at construction, so a wrong
+    ``mask_root`` fails at once); each record's tiled background is computed on access.
     """
 
     def __init__(self, image_root: str | os.PathLike[str], mask_root: str | os.PathLike[str]):
@@ -64,9 +73,15 @@ class FolderMaskBank:
         if not self.mask_root.is_dir():
             raise FileNotFoundError(f"mask folder not found: {self.mask_root}")
         self.paths: list[str] = list_images(self.image_root)
-        missing = [p for p in self.paths if not (self.mask_root / mask_path_for(p)).is_file()]
+        self._mask_files: list[str] = []
+        missing = []
+        for rel in self.paths:
+            found = [m for m in mask_paths_for(rel) if (self.mask_root / m).is_file()]
+            self._mask_files.append(found[0] if found else "")
+            if not found:
+                missing.append(rel)
         if missing:
-            first = self.mask_root / mask_path_for(missing[0])
+            first = " or ".join(str(self.mask_root / m) for m in mask_paths_for(missing[0]))
             raise FileNotFoundError(f"mask not found: {first} ({len(missing)} of {len(self.paths)} missing)")
         self._index = {p: i for i, p in enumerate(self.paths)}
 
@@ -84,7 +99,7 @@ class FolderMaskBank:
         rel = self.paths[index]
         if image is None:
             image = load_image(self.image_root / rel)
-        mask = load_mask(self.mask_root / mask_path_for(rel), size=image.shape[:2])
+        mask = load_mask(self.mask_root / self._mask_files[index], size=image.shape[:2])
         if not mask.any():
             return MaskRecord(mask=mask, background=None, status="no_foreground")
         background = tiled_background(image, mask)

@@ -17,7 +17,7 @@ Per step (issue #9; DESIGN.md "Data flow"):
   process only augments: the same interface and the same output.
 
 ``DeviceEpochBatches`` is a ``batches(epoch, start_step)`` callable for the ssl_methods training loop,
-like ``launch.data.EpochBatches`` (same sampler, same per-step generators), so a resumed run draws the
+like ``core.loading.EpochBatches`` (same sampler, same per-step generators), so a resumed run draws the
 same views. The tiled background here is computed at the load size rather than at the image's own size
 before resizing (the CPU dataset's order); the two differ only by resampling at the tile's edges.
 """
@@ -42,10 +42,11 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from bgaug.core.data import folder_labels
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
 from bgaug.core.io import MIN_IMAGE_SIDE, BadImageError, list_images, load_image
+from bgaug.core.loading import EpochBatches
 from bgaug.core.tiling import tiled_backgrounds
-from bgaug.launch.data import EpochBatches
 
 JPEG_MODES = ("RGB",)
 """JPEG colour modes left to the device's decoder. Grayscale (~2% of ImageNet), CMYK and YCCK files
@@ -94,14 +95,14 @@ class EncodedImageFolder(Dataset[dict[str, Any]]):
         cpu_decode_share: float = 0.0,
     ):
         if not 0.0 <= cpu_decode_share <= 1.0:
-            raise ValueError(f"cpu_decode_share must lie in [0, 1], got {cpu_decode_share}")
+            raise UsageError(f"cpu_decode_share must lie in [0, 1], got {cpu_decode_share}")
         self.cpu_decode_share = cpu_decode_share
         self.image_root = Path(image_root)
         self.paths = list_images(self.image_root)
         if not self.paths:
             raise FileNotFoundError(f"no images under {self.image_root}")
         if bank is not None and not callable(getattr(bank, "mask", None)):
-            raise ValueError(
+            raise UsageError(
                 f"{type(bank).__name__} has no mask(index) reader; pack the bank first "
                 "(python -m bgaug.saliency pack --bank DIR --out PACK)"
             )

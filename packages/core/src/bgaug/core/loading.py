@@ -1,13 +1,10 @@
 """Training data for one worker: the image folder, its masks, a distributed sampler and the views.
 
-``--masks`` may name a mask bank written by ``python -m bgaug.saliency predict|handcrafted``
-(recognised by its manifest file), a mask pack written by ``python -m bgaug.saliency pack``
-(recognised by ``pack.json``; the fast store the GPU data path reads) or a plain folder of ground-truth
-masks mirroring the image tree.
-``EpochBatches`` is the ``batches(epoch, start_step)`` callable of the ssl_methods training loop: it
-shards each epoch with ``DistributedSampler`` (same permutation on every rank, disjoint shards) and
-draws every step's augmentation from ``torch_generator(seed, "aug", epoch, step, rank)``, so a resumed
-run repeats the exact views it would have drawn.
+``open_dataset`` loads an image folder with its masks (``maskbank.open_mask_bank``: a bank, a pack
+or a plain mask folder). ``EpochBatches`` is the ``batches(epoch, start_step)`` callable of the
+ssl_methods training loop: it shards each epoch with ``DistributedSampler`` (same permutation on
+every rank, disjoint shards) and draws every step's augmentation from ``torch_generator(seed,
+"aug", epoch, step, rank)``, so a resumed run repeats the exact views it would have drawn.
 """
 
 from __future__ import annotations
@@ -19,40 +16,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from bgaug.core.data import MaskedImageDataset, collate_masked
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import MaskBank, MaskedImages, ViewBatch
 from bgaug.core.seeding import spawn_seed, torch_generator, worker_seed
-
-BANK_MANIFESTS = ("manifest.json",)
-"""File names that mark a directory as a saliency mask bank (``bgaug.saliency.bank``)."""
-PACK_CONFIG = "pack.json"
-"""The file that marks a directory as a mask pack (``bgaug.saliency.pack``)."""
-
-
-def is_mask_bank(path: Path) -> bool:
-    return any((path / name).is_file() for name in BANK_MANIFESTS)
-
-
-def open_masks(image_root: str, masks: str | None) -> MaskBank | None:
-    """The mask bank at ``masks``: a saliency bank directory or a plain ground-truth mask folder."""
-    if masks is None:
-        return None
-    path = Path(masks)
-    if not path.is_dir():
-        raise FileNotFoundError(f"mask folder not found: {path}")
-    if (path / PACK_CONFIG).is_file():
-        from bgaug.saliency.pack import PackedMaskBank
-
-        pack: MaskBank = PackedMaskBank(path, image_root=image_root)
-        return pack
-    if is_mask_bank(path):
-        from bgaug.saliency.bank import DirectoryMaskBank
-
-        bank: MaskBank = DirectoryMaskBank(path)
-        return bank
-    from bgaug.core.data import FolderMaskBank
-
-    folder_bank: MaskBank = FolderMaskBank(image_root, path)
-    return folder_bank
 
 
 def open_dataset(
@@ -63,10 +30,8 @@ def open_dataset(
     labelled: bool = False,
     cache: bool | Callable[[int], bool] = False,
 ) -> Dataset[Any]:
-    """The ``MaskedImageDataset`` of ``image_root`` with ``bank`` (``open_masks``), at load size
+    """The ``MaskedImageDataset`` of ``image_root`` with ``bank`` (``open_mask_bank``), at load size
     ``size``; ``cache``: keep samples in memory, or a function of the image count that decides."""
-    from bgaug.core.data import MaskedImageDataset
-
     if not Path(image_root).is_dir():
         raise FileNotFoundError(f"image folder not found: {image_root}")
     dataset = MaskedImageDataset(image_root, bank=bank, size=size, labelled=labelled)
@@ -77,10 +42,7 @@ def open_dataset(
 
 
 def _collate(samples: list[Any]) -> MaskedImages:
-    from bgaug.core.data import collate_masked
-
-    batch: MaskedImages = collate_masked(samples)
-    return batch
+    return collate_masked(samples)
 
 
 class EpochBatches:
@@ -121,7 +83,7 @@ class EpochBatches:
             drop_last=True,
         )
         if self.steps_per_epoch == 0:
-            raise ValueError(
+            raise UsageError(
                 f"dataset of {len(self.sampler) * world_size} images is too small for batch size "
                 f"{batch_size} on {world_size} worker(s)"
             )

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from bgaug.core.config import check_probability, check_range, config_to_dict
+from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, load_image, load_mask, save_png, sha256_bytes, sync_to_disk
 from bgaug.core.synth_backgrounds import BACKGROUND_NAMES
 from bgaug.core.synth_in9 import MIXED, VARIANTS, mixed_sources, only_bg_t, variants
@@ -73,7 +74,7 @@ class SynthConfig:
             "val_per_class",
         ):
             if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int):
-                raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
+                raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
         check_range("seed", self.seed, 0, 2**63 - 1)
         check_range("image_size", self.image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
         check_range("classes", self.classes, 2, MAX_CLASSES)
@@ -318,9 +319,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.preview is not None and not str(args.preview).lower().endswith(".png"):
-        raise ValueError(f"--preview must name a .png file, got {args.preview}")
+        raise UsageError(f"--preview must name a .png file, got {args.preview}")
     config = SynthConfig(
         seed=args.seed,
         image_size=args.image_size,

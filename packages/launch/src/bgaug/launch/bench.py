@@ -48,6 +48,7 @@ from typing import Any
 
 import torch
 
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import ViewBatch
 from bgaug.core.io import atomic_write_json, save_png
 
@@ -217,8 +218,8 @@ def measure(
 ) -> dict[str, Any]:
     """Ceiling, data-path and end-to-end pairs/s of one configuration and compile mode."""
     from bgaug.augment import build_pipeline
-    from bgaug.launch.data import open_masks
-    from bgaug.launch.device_loader import DeviceEpochBatches, EncodedImageFolder
+    from bgaug.core.device_loader import DeviceEpochBatches, EncodedImageFolder
+    from bgaug.core.maskbank import open_mask_bank
     from bgaug.launch.worker import load_size
 
     step, synthetic = _step_and_batch(method_name, bg_aug, compiled, args, device)
@@ -235,7 +236,7 @@ def measure(
         options["p_neg"] = args.p_neg
     pipeline = build_pipeline(method_name, bg_aug, image_size=args.image_size, **options)
     dataset = EncodedImageFolder(
-        data["root"], open_masks(data["root"], data["pack"]), cpu_decode_share=args.cpu_decode_share
+        data["root"], open_mask_bank(data["root"], data["pack"]), cpu_decode_share=args.cpu_decode_share
     )
     loader = DeviceEpochBatches(
         dataset,
@@ -357,23 +358,23 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
             setattr(args, name, value)
     for name in ("batch_size", "image_size", "images", "unique", "photo_side", "steps"):
         if getattr(args, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     if args.workers < 0 or args.warmup < 0:
-        raise ValueError("--workers and --warmup must be >= 0")
+        raise UsageError("--workers and --warmup must be >= 0")
     if not 0 < args.p_neg <= 1:
-        raise ValueError(f"--p-neg must lie in (0, 1], got {args.p_neg}")
+        raise UsageError(f"--p-neg must lie in (0, 1], got {args.p_neg}")
     if not 0 <= args.cpu_decode_share <= 1:
-        raise ValueError(f"--cpu-decode-share must lie in [0, 1], got {args.cpu_decode_share}")
+        raise UsageError(f"--cpu-decode-share must lie in [0, 1], got {args.cpu_decode_share}")
     if args.unique > args.images:
-        raise ValueError(f"--unique ({args.unique}) cannot exceed --images ({args.images})")
+        raise UsageError(f"--unique ({args.unique}) cannot exceed --images ({args.images})")
     if args.images < args.batch_size:
-        raise ValueError(f"--images ({args.images}) must hold at least one batch ({args.batch_size})")
+        raise UsageError(f"--images ({args.images}) must hold at least one batch ({args.batch_size})")
     wanted = []
     for name in (c.strip() for c in args.configs.split(",") if c.strip()):
         method, _, bg_aug = name.partition("+")
         wanted.append((method, bg_aug or "none"))
     if not wanted:
-        raise ValueError("--configs names no configuration")
+        raise UsageError("--configs names no configuration")
     args.config_list = wanted
 
 
@@ -428,18 +429,17 @@ def _wait_for_warmers(
 
 
 def run(args: argparse.Namespace) -> int:
-    from bgaug.augment import BG_AUGS
-    from bgaug.augment.recipes import METHODS as VIEW_METHODS
+    from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
     from bgaug.ssl_methods.training import resolve_device
 
     run_started = time.perf_counter()
     device = resolve_device(args.device)
     _fill_defaults(args, device)
     for method, bg_aug in args.config_list:
-        if method not in VIEW_METHODS:
-            raise ValueError(f"unknown method {method!r} in --configs")
+        if method not in METHOD_NAMES:
+            raise UsageError(f"unknown method {method!r} in --configs")
         if bg_aug not in BG_AUGS:
-            raise ValueError(f"unknown background augmentation {bg_aug!r} in --configs")
+            raise UsageError(f"unknown background augmentation {bg_aug!r} in --configs")
     if args.warm_compile:
         warm_compile(args, device)
         return 0

@@ -22,11 +22,11 @@ from bgaug.core.config import (
     config_from_dict,
     config_to_dict,
 )
+from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json
+from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 from bgaug.ssl_methods.recipes import TRAIN_RECIPES, recipe_method_options
 
-METHODS = ("moco_v2", "byol", "swav", "rotnet", "supervised", "simclr")
-BG_AUGS = ("none", "bg_rm", "bg_random", "bg_swaps")
 SYNC_BN = ("auto", "none", "global", "group")
 DATA_PATHS = ("auto", "workers", "device")
 CACHE_IMAGES = ("auto", "on", "off")
@@ -58,7 +58,7 @@ class PretrainConfig:
     the recipe's.
     ``data_path``: ``workers`` (DataLoader processes decode and resize, the consumer augments),
     ``device`` (workers read JPEG bytes and a mask pack; decoding and augmentation run on the training
-    device ahead of each step: ``launch.device_loader``) or ``auto`` (``device`` on CUDA when the masks
+    device ahead of each step: ``core.device_loader``) or ``auto`` (``device`` on CUDA when the masks
     are a pack or absent, else ``workers``). ``cpu_decode_share``: on the device path, the fraction of
     JPEGs the loader workers decode themselves, taking load off nvJPEG (``EncodedImageFolder``).
     ``cache_images``: keep decoded, load-sized samples in memory after their first epoch (``on``,
@@ -98,7 +98,7 @@ class PretrainConfig:
     train_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_choice("method", self.method, METHODS)
+        check_choice("method", self.method, METHOD_NAMES)
         check_choice("bg_aug", self.bg_aug, BG_AUGS)
         check_choice("arch", self.arch, ARCHS)
         check_choice("sync_bn", self.sync_bn, SYNC_BN)
@@ -108,7 +108,7 @@ class PretrainConfig:
         for name in ("epochs", "batch_size", "image_size", "sync_bn_group_size", "knn_every", "knn_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+                raise UsageError(f"{name} must be an integer, got {value!r}")
             check_positive(name, value)
         check_positive("loader_workers", self.loader_workers, allow_zero=True)
         check_positive("seed", self.seed, allow_zero=True)
@@ -120,18 +120,18 @@ class PretrainConfig:
             if value is not None:
                 check_probability(name, value)
         if self.p_pos is not None and self.bg_aug == "none":
-            raise ValueError("p_pos needs a background augmentation (bg_aug is 'none')")
+            raise UsageError("p_pos needs a background augmentation (bg_aug is 'none')")
         if self.p_neg is not None and self.bg_aug != "bg_swaps":
-            raise ValueError(f"p_neg applies to bg_aug 'bg_swaps' only, got bg_aug {self.bg_aug!r}")
+            raise UsageError(f"p_neg applies to bg_aug 'bg_swaps' only, got bg_aug {self.bg_aug!r}")
         if self.masks is None and self.bg_aug != "none":
-            raise ValueError(f"bg_aug {self.bg_aug!r} needs masks (--masks): a mask bank or mask folder")
+            raise UsageError(f"bg_aug {self.bg_aug!r} needs masks (--masks): a mask bank or mask folder")
         if (self.knn_train is None) != (self.knn_val is None):
-            raise ValueError("knn_train and knn_val must be given together")
+            raise UsageError("knn_train and knn_val must be given together")
 
     def per_worker_batch(self, world_size: int) -> int:
         """The batch each of ``world_size`` workers draws; the global batch must split evenly."""
         if self.batch_size % world_size:
-            raise ValueError(f"batch_size {self.batch_size} does not split evenly over {world_size} workers")
+            raise UsageError(f"batch_size {self.batch_size} does not split evenly over {world_size} workers")
         return self.batch_size // world_size
 
     def caches_images(self, n_images: int, load_size: int) -> bool:
@@ -191,10 +191,10 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON ({exc})") from None
+        raise UsageError(f"{p}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a JSON object, found {type(data).__name__}")
+        raise UsageError(f"{p}: expected a JSON object, found {type(data).__name__}")
     fmt = data.pop("format", CONFIG_FORMAT)
     if fmt != CONFIG_FORMAT:
-        raise ValueError(f"{p}: unsupported config format {fmt!r} (expected {CONFIG_FORMAT!r})")
+        raise UsageError(f"{p}: unsupported config format {fmt!r} (expected {CONFIG_FORMAT!r})")
     return data

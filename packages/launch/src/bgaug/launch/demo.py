@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from bgaug.core.cli import UserError
+from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, load_image, load_mask
 from bgaug.launch.report import RANDOM_WEIGHTS, save_figure
 
@@ -381,10 +381,10 @@ def _evaluate(
                 options=EvalOptions(device="cpu", progress=False),
             )
         )
-        in9 = results["suites"]["in9"]
-        if in9.get("status") != "ok":
-            raise RuntimeError(f"ImageNet-9 evaluation did not run: {in9.get('reason')}")
-        return {"in9": in9, "linear_head": results.get("linear_head")}
+        in9 = results.suites["in9"]
+        if not in9.ok:
+            raise RuntimeError(f"ImageNet-9 evaluation did not run: {in9.reason}")
+        return {"in9": in9.to_json(), "linear_head": results.to_json()["linear_head"]}
 
     return stage(
         f"evaluate {backbone.parent.name}",
@@ -398,11 +398,11 @@ def _evaluate(
 def mask_figure(data_root: Path, bank_root: Path, count: int = 8) -> Any:
     """Images, ground-truth masks and the bank's masks side by side (first image of a few classes),
     as a labelled matplotlib figure."""
-    from bgaug.launch.data import open_masks
+    from bgaug.core.maskbank import open_mask_bank
     from bgaug.launch.report import image_grid_figure
 
     pretrain = data_root / "pretrain"
-    bank = open_masks(str(pretrain), str(bank_root))
+    bank = open_mask_bank(pretrain, bank_root)
     assert bank is not None
     classes = sorted(p.name for p in pretrain.iterdir() if p.is_dir())[:count]
     rows, labels = [], []
@@ -437,13 +437,14 @@ def views_figure(
     from bgaug.augment import build_pipeline
     from bgaug.augment.preview import preview_tiles
     from bgaug.core.data import collate_masked
+    from bgaug.core.loading import open_dataset
+    from bgaug.core.maskbank import open_mask_bank
     from bgaug.core.seeding import torch_generator
-    from bgaug.launch.data import open_dataset, open_masks
     from bgaug.launch.report import METHOD_LABELS, image_grid_figure
     from bgaug.launch.worker import load_size
 
     root = str(data_root / "pretrain")
-    dataset = open_dataset(root, open_masks(root, str(bank)), size=load_size(image_size))
+    dataset = open_dataset(root, open_mask_bank(root, bank), size=load_size(image_size))
     step = max(len(dataset) // count, 1)  # type: ignore[arg-type]  # spread over the classes
     batch = collate_masked([dataset[i * step] for i in range(count)])
     options: dict[str, float] = {"p_pos": 1.0, "warmup_epochs": 0}
@@ -503,7 +504,7 @@ def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str,
     preset = PRESETS[preset_name]
     n_seeds = preset.seeds if seeds is None else seeds
     if n_seeds < 1:
-        raise UserError(f"--seeds must be >= 1, got {n_seeds}")
+        raise UsageError(f"--seeds must be >= 1, got {n_seeds}")
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

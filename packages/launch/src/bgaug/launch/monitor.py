@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from bgaug.launch.config import PretrainConfig
 
@@ -26,7 +27,7 @@ class KnnMonitor:
         train_items, train_classes = imagefolder_items(train_root)
         val_items, val_classes = imagefolder_items(val_root)
         if train_classes != val_classes:
-            raise ValueError(f"kNN monitor: class folders of {train_root} and {val_root} differ")
+            raise UsageError(f"kNN monitor: class folders of {train_root} and {val_root} differ")
         self.train = ImageListDataset(train_items, preprocess)
         self.val = ImageListDataset(val_items, preprocess)
         self.k = k

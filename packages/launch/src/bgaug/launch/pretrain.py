@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bgaug.core.backbones import ARCHS
-from bgaug.core.cli import UserError
+from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json
+from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 from bgaug.launch.config import (
-    BG_AUGS,
-    METHODS,
     RECIPE_DEFAULTS,
     PretrainConfig,
     config_field_names,
@@ -36,18 +35,17 @@ from bgaug.ssl_methods.recipes import TRAIN_RECIPES
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 
-# CLI flags that map one-to-one onto PretrainConfig fields (dest name == field name).
-_CONFIG_FLAGS = (
-    "method", "bg_aug", "data", "masks", "epochs", "batch_size", "arch", "small_stem", "image_size",
-    "base_lr", "recipe", "p_pos", "p_neg", "seed", "sync_bn", "sync_bn_group_size", "knn_every",
-    "loader_workers", "data_path", "cache_images", "cpu_decode_share", "knn_train", "knn_val", "knn_k",
-)  # fmt: skip
+OPTION_BAGS = ("method_options", "augment_options", "train_options")
+"""PretrainConfig fields set by repeatable ``--<name>-option KEY=JSON`` flags."""
+_CONFIG_FLAGS = tuple(name for name in config_field_names() if name not in OPTION_BAGS)
+"""Every other PretrainConfig field has a flag of its own, dest == field name (a test checks the
+parser against the dataclass, so a new field without a flag fails)."""
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """The PretrainConfig flags (shared by ``pretrain`` and ``sweep``). Unset flags stay ``None``."""
     parser.add_argument("--config", metavar="FILE.json", help="start from a config file (as sweep writes)")
-    parser.add_argument("--method", choices=METHODS, help="SSL method")
+    parser.add_argument("--method", choices=METHOD_NAMES, help="SSL method")
     parser.add_argument("--bg-aug", dest="bg_aug", choices=BG_AUGS, help="background augmentation")
     parser.add_argument("--data", metavar="ROOT", help="training images (a folder tree)")
     parser.add_argument("--masks", metavar="BANK", help="a saliency mask bank or a ground-truth mask folder")
@@ -96,7 +94,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--knn-train", metavar="DIR", help="labelled class folders for the kNN monitor")
     parser.add_argument("--knn-val", metavar="DIR", help="labelled class folders scored by the kNN monitor")
     parser.add_argument("--knn-k", type=int, help="neighbours of the kNN monitor (default 200)")
-    for name in ("method", "augment", "train"):
+    for bag in OPTION_BAGS:
+        name = bag.removesuffix("_options")
         parser.add_argument(
             f"--{name}-option",
             dest=f"{name}_options",
@@ -112,7 +111,7 @@ def _parse_options(items: list[str], flag: str) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UserError(f"{flag} expects KEY=VALUE, got {item!r}")
+            raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -132,13 +131,14 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
         value = getattr(args, name, None)
         if value is not None:
             data[name] = value
-    for name in ("method", "augment", "train"):
-        extra = _parse_options(getattr(args, f"{name}_options", []), f"--{name}-option")
+    for bag in OPTION_BAGS:
+        flag = f"--{bag.removesuffix('_options')}-option"
+        extra = _parse_options(getattr(args, bag, []), flag)
         if extra:
-            data[f"{name}_options"] = {**data.get(f"{name}_options", {}), **extra}
+            data[bag] = {**data.get(bag, {}), **extra}
     missing = [f"--{n.replace('_', '-')}" for n in ("method", "bg_aug", "data") if data.get(n) is None]
     if missing:
-        raise UserError(f"missing {', '.join(missing)} (or give them in --config)")
+        raise UsageError(f"missing {', '.join(missing)} (or give them in --config)")
     for path_field in ("data", "masks", "knn_train", "knn_val"):
         if data.get(path_field) is not None:
             folder = Path(data[path_field]).expanduser().resolve()
@@ -147,7 +147,7 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
             data[path_field] = str(folder)
     unknown = sorted(set(data) - set(config_field_names()))
     if unknown:
-        raise UserError(f"unknown config field(s): {', '.join(unknown)}")
+        raise UsageError(f"unknown config field(s): {', '.join(unknown)}")
     return PretrainConfig.from_dict(data)
 
 
@@ -226,10 +226,11 @@ def pretrain(
     ``loop`` replaces the Ray workers' loop (``worker.train_worker``; tests wrap it to inject faults).
     """
     from bgaug.launch.session import LocalSession
-    from bgaug.launch.worker import run_training, train_worker
+    from bgaug.launch.worker import check_options, run_training, train_worker
 
     if workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {workers}")
+        raise UsageError(f"--workers must be >= 0, got {workers}")
+    check_options(config)
     out = out.resolve()
     if (out / CONFIG_FILE).exists() and not resume:
         raise FileExistsError(
@@ -237,11 +238,11 @@ def pretrain(
         )
     config.per_worker_batch(max(workers, 1))
     if config.sync_bn in ("global", "group") and workers > 1 and gpus_per_worker <= 0:
-        raise ValueError(
+        raise UsageError(
             "--sync-bn needs GPU workers (--gpus-per-worker > 0): SyncBatchNorm does not run on CPU"
         )
     if config.sync_bn == "group" and workers > 1 and workers % config.sync_bn_group_size:
-        raise ValueError(
+        raise UsageError(
             f"--sync-bn-group-size {config.sync_bn_group_size} does not divide --workers {workers}"
         )
     out.mkdir(parents=True, exist_ok=True)
@@ -290,10 +291,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         if (resume_dir / RUN_FILE).is_file():
             previous = json.loads((resume_dir / RUN_FILE).read_text(encoding="utf-8"))
         if args.out and Path(args.out).resolve() != resume_dir.resolve():
-            raise UserError("--resume continues a run in place; drop --out or make it the same directory")
+            raise UsageError("--resume continues a run in place; drop --out or make it the same directory")
         args.out = str(resume_dir)
     if not args.out:
-        raise UserError("--out is required (or --resume DIR)")
+        raise UsageError("--out is required (or --resume DIR)")
     config = config_from_args(args, base)
     run = pretrain(
         config,

@@ -20,6 +20,7 @@ from typing import Any
 
 from bgaug.core.interfaces import IN9_VARIANTS
 from bgaug.core.io import atomic_write, atomic_write_text
+from bgaug.core.vocabulary import METHODS
 
 VARIANT_LABELS = {
     "original": "Original",
@@ -33,14 +34,7 @@ VARIANT_LABELS = {
 }
 
 BG_AUG_LABELS = {"none": "baseline", "bg_rm": "+ BG_RM", "bg_random": "+ BG_Random", "bg_swaps": "+ BG_Swaps"}
-METHOD_LABELS = {
-    "moco_v2": "MoCo-v2",
-    "byol": "BYOL",
-    "swav": "SwAV",
-    "simclr": "SimCLR",
-    "rotnet": "RotNet",
-    "supervised": "Supervised",
-}
+METHOD_LABELS = {name: traits.label for name, traits in METHODS.items()}
 
 
 def mean_sem(values: Sequence[float]) -> tuple[float, float]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bgaug.core.cli import UserError
+from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, atomic_write_text
 from bgaug.launch.config import PretrainConfig, save_config
 from bgaug.launch.monitor import METRIC
@@ -62,20 +62,20 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         key, sep, values = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not values:
-            raise UserError(f"--grid expects KEY=V1,V2,..., got {item!r}")
+            raise UsageError(f"--grid expects KEY=V1,V2,..., got {item!r}")
         if key not in GRID_FIELDS:
-            raise UserError(f"--grid key must be one of {', '.join(GRID_FIELDS)}, got {key!r}")
+            raise UsageError(f"--grid key must be one of {', '.join(GRID_FIELDS)}, got {key!r}")
         if key in grid:
-            raise UserError(f"--grid {key} given twice")
+            raise UsageError(f"--grid {key} given twice")
         parsed: list[Any] = []
         for raw in values.split(","):
             try:
                 parsed.append(json.loads(raw))
             except json.JSONDecodeError:
-                raise UserError(f"--grid {key}: {raw!r} is not a number") from None
+                raise UsageError(f"--grid {key}: {raw!r} is not a number") from None
         grid[key] = parsed
     if not grid:
-        raise UserError("give at least one --grid KEY=V1,V2,...")
+        raise UsageError("give at least one --grid KEY=V1,V2,...")
     return grid
 
 
@@ -155,13 +155,13 @@ def sweep(
 
     mode = METRIC_MODES.get(options.metric)
     if mode is None:
-        raise UserError(f"--metric must be one of {', '.join(METRIC_MODES)}, got {options.metric!r}")
+        raise UsageError(f"--metric must be one of {', '.join(METRIC_MODES)}, got {options.metric!r}")
     if options.metric == METRIC and base.knn_train is None:
-        raise UserError(f"--metric {METRIC} needs --knn-train and --knn-val (labelled image folders)")
+        raise UsageError(f"--metric {METRIC} needs --knn-train and --knn-val (labelled image folders)")
     if options.in9 is not None and options.workers_per_trial != 0:
-        raise UserError("--in9 evaluates one-process trials only (--workers-per-trial 0)")
+        raise UsageError("--in9 evaluates one-process trials only (--workers-per-trial 0)")
     if options.in9 is not None and options.scheduler != "fifo":
-        raise UserError("--in9 needs --scheduler fifo: ASHA stops a trial before its evaluation")
+        raise UsageError("--in9 needs --scheduler fifo: ASHA stops a trial before its evaluation")
     trial_configs(base, grid)  # validate every grid point now
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -365,7 +365,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid)
     base = config_from_args(args)
     if args.workers_per_trial < 0:
-        raise ValueError(f"--workers-per-trial must be >= 0, got {args.workers_per_trial}")
+        raise UsageError(f"--workers-per-trial must be >= 0, got {args.workers_per_trial}")
     in9 = None
     if args.in9:
         root = Path(args.in9).expanduser().resolve()

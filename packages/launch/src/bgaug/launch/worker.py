@@ -18,11 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from bgaug.core.device_loader import DeviceEpochBatches, EncodedImageFolder
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import MaskBank, Preprocess
 from bgaug.core.io import load_checkpoint
+from bgaug.core.loading import EpochBatches, open_dataset
+from bgaug.core.maskbank import open_mask_bank
 from bgaug.launch.config import PretrainConfig
-from bgaug.launch.data import EpochBatches, open_dataset, open_masks
-from bgaug.launch.device_loader import DeviceEpochBatches, EncodedImageFolder
 from bgaug.launch.session import Session, TrainSession, TuneSession
 
 
@@ -36,7 +38,7 @@ def uses_device_path(config: PretrainConfig, device: torch.device, masks: MaskBa
     packed = masks is None or callable(getattr(masks, "mask", None))
     if config.data_path == "device":
         if not packed:
-            raise ValueError(
+            raise UsageError(
                 f"data_path 'device' reads masks from a mask pack; {config.masks} is not one "
                 "(python -m bgaug.saliency pack --bank DIR --out PACK)"
             )
@@ -52,7 +54,7 @@ def eval_preprocess(image_size: int) -> Preprocess:
 def sync_bn_groups(world_size: int, group_size: int) -> list[list[int]]:
     """Consecutive rank groups for per-group SyncBN (the paper's BYOL synchronised within 8 GPUs)."""
     if world_size % group_size:
-        raise ValueError(f"sync_bn_group_size {group_size} does not divide the {world_size} workers")
+        raise UsageError(f"sync_bn_group_size {group_size} does not divide the {world_size} workers")
     return [list(range(start, start + group_size)) for start in range(0, world_size, group_size)]
 
 
@@ -147,6 +149,37 @@ def build_train_config(config: PretrainConfig, steps_per_epoch: int, device: tor
     )
 
 
+RUN_FIELDS = {
+    "epochs": "--epochs",
+    "steps_per_epoch": "the data (images / batch)",
+    "batch_size": "--batch-size",
+    "seed": "--seed",
+    "device": "--gpus-per-worker (each worker's own device)",
+}
+"""TrainConfig fields the run itself sets, which a --train-option may not (the value's source)."""
+
+
+def check_options(config: PretrainConfig) -> None:
+    """Build, without training, everything the option bags configure (method, views, optimiser),
+    so a bad value fails here in a second with one line, before Ray starts or any file is written."""
+    from bgaug.augment import build_pipeline
+    from bgaug.core.config import config_from_dict
+    from bgaug.ssl_methods import method_options
+
+    for name, source in RUN_FIELDS.items():
+        if name in config.train_options:
+            raise UsageError(f"--train-option {name}: set by the run, not an option (use {source})")
+    options = config.all_method_options()
+    if method_options(config.method).__dataclass_fields__.get("num_classes") is not None:
+        options.setdefault("num_classes", 1)  # the labelled data decides it; any positive value checks
+    try:
+        config_from_dict(method_options(config.method), options)
+        build_pipeline(config.method, config.bg_aug, image_size=config.image_size, **config.augment_kwargs())
+        build_train_config(config, 1, torch.device("cpu"), main=False)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"bad option for {config.method} / {config.bg_aug}: {exc}") from None
+
+
 def run_training(
     config: PretrainConfig, session: Session, out_dir: Path, *, resume: bool = False
 ) -> dict[str, Any]:
@@ -162,7 +195,7 @@ def run_training(
         torch.cuda.set_device(device)
     seed_everything(config.seed)  # identical initial weights on every rank
     labelled = config.method == "supervised"
-    masks = open_masks(config.data, config.masks)
+    masks = open_mask_bank(config.data, config.masks)
     on_device = uses_device_path(config, device, masks)
     dataset: Any
     if on_device:
@@ -298,14 +331,14 @@ def in9_metrics(backbone: Path, in9: Mapping[str, Any], seed: int) -> dict[str, 
                 ),
             )
         )
-    suite = results["suites"]["in9"]
-    if suite.get("status") != "ok":
-        raise RuntimeError(f"ImageNet-9 evaluation did not run: {suite.get('reason')}")
-    top1 = {name: float(v["top1"]) for name, v in suite["variants"].items()}
+    suite = results.suites["in9"]
+    if not suite.ok or suite.bg_gap is None:
+        raise RuntimeError(f"ImageNet-9 evaluation did not run: {suite.reason}")
+    top1 = suite.variant_top1()
     return {
         "in9_original": top1["original"],
         "in9_only_fg": top1["only_fg"],
         "in9_mixed_same": top1["mixed_same"],
         "in9_mixed_rand": top1["mixed_rand"],
-        "in9_bg_gap": float(suite["bg_gap"]),
+        "in9_bg_gap": suite.bg_gap,
     }
