@@ -231,3 +231,26 @@ def test_atomic_writes_respect_the_umask(tmp_path: Path) -> None:
         assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o664
     finally:
         os.umask(old)
+
+
+def test_a_checkpoint_with_a_flipped_byte_in_a_tensor_is_refused(tmp_path: Path) -> None:
+    """torch.load reads such a file without complaint; the content hash catches it."""
+    import torch
+
+    from bgaug.core.io import load_checkpoint, save_checkpoint
+
+    weights = torch.arange(1000, dtype=torch.float32)
+    path = tmp_path / "c.pt"
+    save_checkpoint({"w": weights, "meta": {"epochs": 3}}, path)
+    state = load_checkpoint(path)
+    assert torch.equal(state["w"], weights) and "content_sha256" not in state
+    data = bytearray(path.read_bytes())
+    start = bytes(data).find(weights[100:116].numpy().tobytes())
+    assert start > 0
+    data[start + 5] ^= 0x10  # one bit inside the tensor's bytes
+    path.write_bytes(bytes(data))
+    assert not torch.equal(torch.load(path, weights_only=True)["w"], weights)  # torch does not notice
+    with pytest.raises(BadCheckpointError, match="does not match its recorded hash"):
+        load_checkpoint(path)
+    torch.save({"w": weights}, tmp_path / "old.pt")  # written before hashes: still loads
+    assert torch.equal(load_checkpoint(tmp_path / "old.pt")["w"], weights)

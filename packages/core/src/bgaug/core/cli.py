@@ -14,9 +14,6 @@ from types import ModuleType
 from bgaug.core.errors import UsageError
 from bgaug.core.io import BadCheckpointError, BadImageError
 
-UserError = UsageError
-"""The former name, kept while bgaug-saliency moves to ``bgaug.core.errors.UsageError``."""
-
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UsageError,
     BadImageError,

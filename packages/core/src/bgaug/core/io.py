@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -255,16 +255,51 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+CONTENT_HASH_KEY = "content_sha256"
+"""The key under which ``save_checkpoint`` stores the hash of a checkpoint's content."""
+
+
+def content_sha256(state: Any) -> str:
+    """A sha256 of a checkpoint's content (every tensor's dtype, shape and bytes, every other value's
+    JSON, in sorted-key order), independent of how ``torch.save`` lays the file out."""
+    import torch
+
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"tensor {tensor.dtype} {tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, Mapping):
+            for key in sorted(value, key=str):
+                digest.update(f"key {key!r}".encode())
+                feed(value[key])
+        elif isinstance(value, list | tuple):
+            digest.update(f"seq {len(value)}".encode())
+            for item in value:
+                feed(item)
+        else:
+            digest.update(f"value {json.dumps(value, sort_keys=True, default=repr)}".encode())
+
+    feed({k: v for k, v in state.items() if k != CONTENT_HASH_KEY})
+    return digest.hexdigest()
+
+
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Atomically ``torch.save`` a dict of tensors and plain values (loadable with weights_only)."""
+    """Atomically ``torch.save`` a dict of tensors and plain values (loadable with weights_only), with
+    the hash of its content (``content_sha256``) that ``load_checkpoint`` verifies."""
     import torch
 
     with atomic_write(path, "wb") as handle:
-        torch.save(state, handle)
+        torch.save({**state, CONTENT_HASH_KEY: content_sha256(state)}, handle)
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``torch.load(..., weights_only=True)``: no pickled code ever runs."""
+    """Load a checkpoint with ``torch.load(..., weights_only=True)``: no pickled code ever runs.
+
+    A checkpoint that records its content hash must still match it: flipped bytes inside a weight
+    tensor load without complaint from torch and would silently change every result."""
     import torch
 
     p = Path(path)
@@ -276,4 +311,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
         raise BadCheckpointError(f"{p}: not a loadable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict):
         raise BadCheckpointError(f"{p}: expected a dict, found {type(state).__name__}")
+    recorded = state.pop(CONTENT_HASH_KEY, None)
+    if recorded is not None and recorded != content_sha256(state):
+        raise BadCheckpointError(f"{p}: content does not match its recorded hash (the file is corrupted)")
     return state

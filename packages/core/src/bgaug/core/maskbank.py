@@ -17,7 +17,6 @@ Every form answers core's ``MaskBank`` protocol by dataset index (``list_images`
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from importlib.metadata import entry_points
@@ -29,7 +28,8 @@ import numpy as np
 from bgaug.core.data import FolderMaskBank
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import MaskBank, MaskRecord
-from bgaug.core.io import BadImageError, load_image, load_mask
+from bgaug.core.io import BadImageError, list_images, load_image, load_mask, sha256_file
+from bgaug.core.preflight import read_json_object
 from bgaug.core.vocabulary import BANK_FORMAT, BANK_JOURNAL, BANK_MANIFEST, BANK_SUBDIRS, PACK_CONFIG
 
 READERS_GROUP = "bgaug.mask_bank_readers"
@@ -56,7 +56,7 @@ class DirectoryMaskBank:
             if (self.root / BANK_JOURNAL).is_file():
                 raise UsageError(f"{self.root}: mask bank is unfinished (journal present); rerun the build")
             raise FileNotFoundError(f"{self.root}: no mask bank here ({BANK_MANIFEST} missing)")
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        data = read_json_object(manifest_path, "mask bank manifest")
         if data.get("format") != BANK_FORMAT:
             raise UsageError(
                 f"{self.root}: not a mask bank (format {data.get('format')!r}, expected {BANK_FORMAT!r})"
@@ -92,6 +92,30 @@ class DirectoryMaskBank:
         background = None if entry["background"] is None else load_image(self.root / entry["background"])
         return MaskRecord(mask=mask, background=background, status=entry["status"])
 
+    def stale_images(self, image_root: str | os.PathLike[str], *, hashes: bool = False) -> list[str]:
+        """How the images under ``image_root`` differ from the ones this bank was built from: images
+        added or removed, and images whose file changed (size or modification time, as recorded by
+        banks built since 2026-12; with ``hashes``, every image's sha256 against the recorded one).
+        One line each; empty when the bank fits the folder."""
+        root = Path(image_root)
+        on_disk = set(list_images(root))
+        in_bank = set(self._index)
+        problems = [
+            f"{rel}: not in the mask bank (added after it was built)" for rel in sorted(on_disk - in_bank)
+        ]
+        problems += [f"{rel}: in the mask bank but not in the folder" for rel in sorted(in_bank - on_disk)]
+        for entry in self._entries:
+            rel = entry["path"]
+            if rel not in on_disk or entry.get("status") == "bad_image":
+                continue
+            stat = (root / rel).stat()
+            recorded = (entry.get("image_bytes"), entry.get("image_mtime_ns"))
+            if recorded[0] is not None and recorded != (stat.st_size, stat.st_mtime_ns):
+                problems.append(f"{rel}: changed since the mask bank was built (size or time differ)")
+            elif hashes and sha256_file(root / rel) != entry.get("image_sha256"):
+                problems.append(f"{rel}: content differs from the image the mask bank was built from")
+        return problems
+
     def soft_map(self, index: int) -> np.ndarray | None:
         """The saved 8-bit saliency map as float (H, W) in [0, 1], or ``None`` if not saved."""
         entry = self.entry(index)
@@ -109,6 +133,24 @@ def _pack_reader() -> Any:
             f"a mask pack ({PACK_CONFIG}) needs its reader from bgaug-saliency: pip install ./saliency"
         )
     return found[0].load()
+
+
+def check_bank_fits_images(
+    image_root: str | os.PathLike[str], bank: MaskBank | None, *, hashes: bool = False, shown: int = 5
+) -> None:
+    """Refuse to train with a mask bank built from other images (``DirectoryMaskBank.stale_images``):
+    stale masks would train silently on the wrong foregrounds. Other mask sources pass."""
+    if not isinstance(bank, DirectoryMaskBank):
+        return
+    problems = bank.stale_images(image_root, hashes=hashes)
+    if problems:
+        more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+        raise UsageError(
+            f"the mask bank {bank.root} does not fit the images in {image_root}: "
+            + "; ".join(problems[:shown])
+            + more
+            + ". Rebuild the bank (its build resumes: only changed images are redone)"
+        )
 
 
 def open_mask_bank(
