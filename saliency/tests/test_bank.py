@@ -13,8 +13,10 @@ import pytest
 
 from bgaug.core.interfaces import MaskBank
 from bgaug.core.io import save_png, sha256_file
+from bgaug.core.maskbank import DirectoryMaskBank
 from bgaug.core.tiling import tiled_background
-from bgaug.saliency.bank import JOURNAL, MANIFEST, BankSpec, DirectoryMaskBank, write_entry
+from bgaug.core.vocabulary import BANK_JOURNAL, BANK_MANIFEST
+from bgaug.saliency.bank import BankSpec, write_entry
 from bgaug.saliency.handcrafted_bank import handcrafted_bank
 
 from .scenes import ellipse_scene
@@ -53,7 +55,7 @@ def test_bank_build_and_read_back(tmp_path: Path) -> None:
     manifest = handcrafted_bank("mc", images, tmp_path / "bank", soft_maps=True, workers=1, progress=False)
     assert manifest["summary"]["bad_image"] == 2
     assert manifest["n_images"] == 8
-    assert not (tmp_path / "bank" / JOURNAL).exists()
+    assert not (tmp_path / "bank" / BANK_JOURNAL).exists()
     bank = DirectoryMaskBank(tmp_path / "bank")
     assert isinstance(bank, MaskBank)
     assert len(bank) == 8
@@ -96,7 +98,7 @@ def test_killed_build_resumes_to_identical_files(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [*cmd, "--out", str(killed), "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    journal = killed / JOURNAL
+    journal = killed / BANK_JOURNAL
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.is_file() and len(journal.read_text().splitlines()) >= 8:
@@ -104,7 +106,7 @@ def test_killed_build_resumes_to_identical_files(tmp_path: Path) -> None:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (killed / MANIFEST).exists(), "the build finished before it could be killed"
+    assert not (killed / BANK_MANIFEST).exists(), "the build finished before it could be killed"
     done = [json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")]
     assert done
     before = {e["mask"]: (killed / e["mask"]).stat().st_mtime_ns for e in done}

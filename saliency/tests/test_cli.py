@@ -148,8 +148,10 @@ def test_parser_choices_match_the_library() -> None:
 
 def test_bench_times_the_detector_two_ways(tmp_path: Path) -> None:
     argv = ["bench", "--size", "24", "--n-images", "1", "--batch-size", "3", "--model-size", "40"]
-    assert main([*argv, "--json", str(tmp_path / "b.json")]) == 0
+    assert main([*argv, "--photo-sides", "48", "--json", str(tmp_path / "b.json")]) == 0
     result = json.loads((tmp_path / "b.json").read_text())
+    assert result["photo_sides"] == [48]
+    assert all(result[f"photo_{m}_images_per_cpu_s"] > 0 for m in ("rbd", "mc", "dsr", "mbd"))
     assert result["detector_batch_size"] == 3
     assert result["detector_image_size"] == 64  # the quick preset's training size
     assert result["detector_model_image_size"] == 40
@@ -159,4 +161,4 @@ def test_bench_times_the_detector_two_ways(tmp_path: Path) -> None:
         assert result["crf"] == crf_version() and result["crf_images_per_s_per_core"] > 0
     else:
         assert "crf_images_per_s_per_core" not in result
-    assert main([*argv, "--batch-size", "0"]) == 2
+    assert main([*argv, "--photo-sides", "", "--batch-size", "0"]) == 2

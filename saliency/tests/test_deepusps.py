@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bgaug.core.cli import UserError
+from bgaug.core.errors import UsageError
 from bgaug.core.io import save_png
 from bgaug.saliency.deepusps import PRESETS, FitConfig, config_with, fit, saliency_loss, soft_f_loss
 from bgaug.saliency.fcn import load_detector
@@ -119,7 +119,7 @@ def test_non_finite_loss_stops_with_one_line(tmp_path: Path, monkeypatch: pytest
         save_png(tmp_path / "images" / f"{i}.png", image)
     monkeypatch.setattr(deepusps, "saliency_loss", lambda logits, t, w=0.0: logits.mean() * float("nan"))
     config = config_with("quick", {"image_size": 24, "methods": ("mc",), "rounds": 1, "batch_size": 2})
-    with pytest.raises(UserError, match=r"phase I mc: loss is nan at round 1, epoch 1, step 1"):
+    with pytest.raises(UsageError, match=r"phase I mc: loss is nan at round 1, epoch 1, step 1"):
         fit(tmp_path / "images", tmp_path / "det.pt", config, workers=1, progress=False)
     assert not (tmp_path / "det.pt").exists()
 

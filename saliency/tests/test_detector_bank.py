@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bgaug.core.io import save_png, sha256_file
-from bgaug.saliency.bank import DirectoryMaskBank
+from bgaug.core.maskbank import DirectoryMaskBank
 from bgaug.saliency.detector_bank import detector_bank
 from bgaug.saliency.fcn import SaliencyFCN, save_fcn
 

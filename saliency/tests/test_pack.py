@@ -16,14 +16,16 @@ import zstandard
 from bgaug.core.data import FolderMaskBank, MaskedImageDataset
 from bgaug.core.interfaces import MaskBank
 from bgaug.core.io import BadImageError, save_png
+from bgaug.core.maskbank import DirectoryMaskBank
 from bgaug.core.tiling import tiled_background
-from bgaug.saliency.bank import DirectoryMaskBank
 from bgaug.saliency.bench import run_pack_bench
 from bgaug.saliency.cli import main
 from bgaug.saliency.handcrafted_bank import handcrafted_bank
 from bgaug.saliency.pack import (
     COLUMNS,
     FORMAT,
+    LENGTH,
+    OFFSET,
     PackedMaskBank,
     PackItem,
     decode_mask,
@@ -319,3 +321,25 @@ def test_cli_pack_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_pack_bench_runs() -> None:
     result = run_pack_bench(n_masks=30, n_distinct=2, reads=50)
     assert result["pack_random_reads_per_s"] > 0 and 0 < result["pack_mask_bytes_per_mask"] < 23_438
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_a_corrupted_pack_is_refused_never_read_as_other_masks(tmp_path: Path, codec: str) -> None:
+    from bgaug.core.errors import UsageError
+
+    items = _items()
+    write_pack(tmp_path / "pack", items, source={"kind": "test"}, codec=codec, progress=False)
+    masks = tmp_path / "pack" / "masks.bin"
+    bank = PackedMaskBank(tmp_path / "pack")
+    offset, length = bank._row(0)[OFFSET : LENGTH + 1]
+    data = bytearray(masks.read_bytes())
+    data[offset + length - 2] ^= 0x01  # inside the first mask's frame (its checksum or content)
+    masks.write_bytes(bytes(data))
+    with pytest.raises(UsageError, match=r"mask 0 does not decode.*corrupted"):
+        PackedMaskBank(tmp_path / "pack").mask(0)
+    index = tmp_path / "pack" / "index.npy"
+    raw = bytearray(index.read_bytes())
+    raw[-3] ^= 0x01
+    index.write_bytes(bytes(raw))
+    with pytest.raises(UsageError, match=r"index\.npy does not match its recorded hash"):
+        PackedMaskBank(tmp_path / "pack")

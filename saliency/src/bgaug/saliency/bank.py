@@ -1,6 +1,6 @@
 """The mask bank: a directory of binary masks, tiled backgrounds and (optionally) soft maps.
 
-Layout (``FORMAT``), for every image ``REL`` under the image root (``core.io.list_images`` order)::
+Layout (``BANK_FORMAT``), for every image ``REL`` under the image root (``core.io.list_images`` order)::
 
     BANK/bank.json                 detector, threshold, options: fixed when the bank is created
     BANK/masks/REL.png             binary mask, 255 = foreground, at the image's own size
@@ -9,6 +9,11 @@ Layout (``FORMAT``), for every image ``REL`` under the image root (``core.io.lis
     BANK/manifest.json             written last: one entry per image, in dataset-index order, with
                                    status, size, content hashes of the image and of every file
     BANK/journal.jsonl             while building: one line per finished image (removed at the end)
+
+The threshold is a number (``saliency >= t`` is foreground) or an adaptive rule, per image:
+``twice-mean`` (2 x the map's mean, Achanta et al. 2009) or ``otsu`` (Otsu's threshold of the map);
+a rule is recorded as ``threshold: null, threshold_rule: RULE`` in ``bank.json`` and the manifest, and
+each entry records the ``threshold`` its map got. A fixed threshold writes the keys it always did.
 
 Status is ``ok``, ``no_foreground`` (nothing above the threshold: no mask box, no background),
 ``no_background`` (the mask's box covers the whole image) or ``bad_image`` (unreadable; ``reason``).
@@ -30,29 +35,79 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bgaug.core.interfaces import MaskRecord
+from bgaug.core.errors import UsageError
 from bgaug.core.io import (
     BadImageError,
     atomic_write_json,
     list_images,
     load_image,
-    load_mask,
     save_png,
     sha256_bytes,
     sha256_file,
 )
+from bgaug.core.preflight import check_input_folder, check_outside, check_writable, read_json_object
 from bgaug.core.tiling import tiled_background
+from bgaug.core.vocabulary import BANK_CONFIG, BANK_FORMAT, BANK_JOURNAL, BANK_MANIFEST, bank_file
 from bgaug.saliency.metrics import to_uint8
 
-FORMAT = "bgaug-maskbank/1"
-CONFIG = "bank.json"
-MANIFEST = "manifest.json"
-JOURNAL = "journal.jsonl"
 STATUSES = ("ok", "no_foreground", "no_background", "bad_image")
 FILE_KINDS = ("mask", "background", "soft")
-SUBDIRS = {"mask": "masks", "background": "backgrounds", "soft": "soft"}
 MIN_SIDE = 8
 """Images with a shorter side below this are reported as bad: superpixels and masks need some room."""
+THRESHOLD_RULES = ("twice-mean", "otsu")
+"""Adaptive per-image thresholds (``threshold_of``)."""
+MIN_ADAPTIVE_THRESHOLD = 1 / 255
+"""An adaptive threshold never drops below one 8-bit level: an all-zero map has no foreground."""
+
+Threshold = float | str
+"""A fixed threshold in (0, 1] or the name of one of ``THRESHOLD_RULES``."""
+
+
+def check_bank_out(out: str | os.PathLike[str], config_name: str) -> None:
+    """``--out`` of a mask bank: a new or empty folder, or a bank (holding ``config_name``) to
+    resume; never a file or a folder of something else."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--out {out} is a file, not a mask bank folder")
+    if target.is_dir() and not (target / config_name).is_file() and any(target.iterdir()):
+        raise UsageError(f"--out {out} is a folder that holds something other than a mask bank")
+    check_writable(target, "--out")
+
+
+def check_threshold(threshold: Threshold) -> Threshold:
+    """``threshold`` if it is a number in (0, 1] or a rule name, else ``ValueError``."""
+    if isinstance(threshold, str):
+        if threshold not in THRESHOLD_RULES:
+            raise UsageError(
+                f"threshold must be a number in (0, 1] or one of {', '.join(THRESHOLD_RULES)}, "
+                f"got {threshold!r}"
+            )
+        return threshold
+    if isinstance(threshold, bool) or not 0.0 < threshold <= 1.0:
+        raise UsageError(f"threshold must lie in (0, 1], got {threshold!r}")
+    return float(threshold)
+
+
+def _otsu(saliency: np.ndarray) -> float:
+    from skimage.filters import threshold_otsu
+
+    if float(np.ptp(saliency)) < 1e-6:  # a flat map has no split; Otsu would return its value
+        return _twice_mean(saliency)
+    return float(threshold_otsu(saliency, nbins=256))
+
+
+def _twice_mean(saliency: np.ndarray) -> float:
+    return min(2.0 * float(saliency.mean()), 1.0)
+
+
+_RULES = {"twice-mean": _twice_mean, "otsu": _otsu}
+
+
+def threshold_of(saliency: np.ndarray, threshold: Threshold) -> float:
+    """The value ``saliency`` is binarised at (``saliency >= value`` is foreground)."""
+    if isinstance(threshold, str):
+        return max(_RULES[threshold](saliency), MIN_ADAPTIVE_THRESHOLD)
+    return threshold
 
 
 @dataclass(frozen=True)
@@ -60,27 +115,28 @@ class BankSpec:
     """What a bank is built with; a resumed build must match it exactly."""
 
     detector: Mapping[str, Any]
-    threshold: float
+    threshold: Threshold
     soft_maps: bool
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must lie in (0, 1], got {self.threshold!r}")
+        check_threshold(self.threshold)
         if "sha256" not in self.detector or "name" not in self.detector:
             raise ValueError("detector must name itself and give a sha256")
 
+    @property
+    def adaptive(self) -> bool:
+        return isinstance(self.threshold, str)
+
     def to_json(self) -> dict[str, Any]:
+        # A fixed threshold writes exactly the keys it always did, so older banks still resume.
+        threshold = {"threshold": None, "threshold_rule": self.threshold} if self.adaptive else {}
         return {
-            "format": FORMAT,
+            "format": BANK_FORMAT,
             "detector": dict(self.detector),
             "threshold": self.threshold,
+            **threshold,
             "soft_maps": self.soft_maps,
         }
-
-
-def bank_file(kind: str, relpath: str) -> str:
-    """Path of a bank file relative to the bank root (the image's relative path plus ``.png``)."""
-    return f"{SUBDIRS[kind]}/{relpath}.png"
 
 
 def write_entry(
@@ -89,7 +145,8 @@ def write_entry(
     """Threshold one saliency map, write its files atomically and return its manifest entry."""
     if saliency.shape != image.shape[:2]:
         raise ValueError(f"{relpath}: saliency map {saliency.shape} does not match image {image.shape[:2]}")
-    mask = np.asarray(saliency >= spec.threshold)
+    threshold = threshold_of(saliency, spec.threshold)
+    mask = np.asarray(saliency >= threshold)
     background = tiled_background(image, mask) if mask.any() else None
     status = "ok" if background is not None else ("no_foreground" if not mask.any() else "no_background")
     h, w = mask.shape
@@ -100,6 +157,8 @@ def write_entry(
         "width": w,
         "image_sha256": image_sha256,
     }
+    if spec.adaptive:
+        entry["threshold"] = threshold
     arrays: dict[str, np.ndarray | None] = {
         "mask": mask,
         "background": background,
@@ -152,17 +211,26 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
 
 
 def _check_spec(bank: Path, spec: BankSpec) -> None:
-    config = bank / CONFIG
+    config = bank / BANK_CONFIG
     if config.is_file():
-        existing = json.loads(config.read_text(encoding="utf-8"))
+        existing = read_json_object(config, "mask bank configuration")
         if existing != spec.to_json():
-            raise ValueError(
+            raise UsageError(
                 f"{bank} holds a bank built with a different detector or options "
-                f"({existing.get('detector', {}).get('name')}, threshold {existing.get('threshold')}); "
+                f"({existing.get('detector', {}).get('name')}, "
+                f"threshold {existing.get('threshold_rule', existing.get('threshold'))}); "
                 "use a new --out directory"
             )
     else:
         atomic_write_json(config, spec.to_json())
+
+
+def check_bank_paths(image_root: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Before any work: the image folder exists, and ``out`` is a new, empty or bank folder outside
+    it (a bank inside its image folder is read as images by the next run), in a writable place."""
+    check_input_folder(image_root, "--images")
+    check_outside(out, {"--images": image_root})
+    check_bank_out(out, BANK_CONFIG)
 
 
 def build_bank(
@@ -180,19 +248,20 @@ def build_bank(
     ``run_chunks`` receives the chunks of images still to do and yields each chunk's entries as it
     finishes (in any order); it decides where the work runs (process pool, GPU batches).
     """
+    check_bank_paths(image_root, out)
     root = Path(image_root)
     bank = Path(out)
     images = list_images(root)
     if not images:
-        raise ValueError(f"no images found under {root}")
+        raise UsageError(f"no images found under {root}")
     bank.mkdir(parents=True, exist_ok=True)
     _check_spec(bank, spec)
     known: dict[str, dict[str, Any]] = {}
-    manifest_path = bank / MANIFEST
+    manifest_path = bank / BANK_MANIFEST
     if manifest_path.is_file():
-        for entry in json.loads(manifest_path.read_text(encoding="utf-8")).get("entries", []):
+        for entry in read_json_object(manifest_path, "mask bank manifest").get("entries", []):
             known[entry["path"]] = entry
-    journal_path = bank / JOURNAL
+    journal_path = bank / BANK_JOURNAL
     for entry in read_journal(journal_path):
         known[entry["path"]] = entry
     done = {p: known[p] for p in images if p in known and entry_is_verified(bank, root, known[p])}
@@ -258,61 +327,7 @@ def process_images(
         if saliency is None:
             entries.append(bad_entry(rel, reason))
         else:
-            entries.append(write_entry(bank, rel, image, saliency, spec, digest))
+            entry = write_entry(bank, rel, image, saliency, spec, digest)
+            stat = (image_root / rel).stat()  # what a trainer checks cheaply before it trains
+            entries.append({**entry, "image_bytes": stat.st_size, "image_mtime_ns": stat.st_mtime_ns})
     return entries
-
-
-class DirectoryMaskBank:
-    """A finished bank directory, read by dataset index (implements core's ``MaskBank``)."""
-
-    def __init__(self, path: str | os.PathLike[str]):
-        self.root = Path(path)
-        manifest_path = self.root / MANIFEST
-        if not manifest_path.is_file():
-            if (self.root / JOURNAL).is_file():
-                raise ValueError(f"{self.root}: mask bank is unfinished (journal present); rerun the build")
-            raise FileNotFoundError(f"{self.root}: no mask bank here ({MANIFEST} missing)")
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise ValueError(
-                f"{self.root}: not a mask bank (format {data.get('format')!r}, expected {FORMAT!r})"
-            )
-        self._manifest: dict[str, Any] = data
-        self._entries: list[dict[str, Any]] = data["entries"]
-        self._index = {e["path"]: i for i, e in enumerate(self._entries)}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def manifest(self) -> Mapping[str, Any]:
-        return self._manifest
-
-    def index_of(self, relative_path: str) -> int:
-        try:
-            return self._index[relative_path]
-        except KeyError:
-            raise KeyError(f"{relative_path!r} is not in the mask bank at {self.root}") from None
-
-    def entry(self, index: int) -> Mapping[str, Any]:
-        if not 0 <= index < len(self._entries):
-            raise IndexError(f"mask bank index {index} out of range [0, {len(self._entries)})")
-        return self._entries[index]
-
-    def __getitem__(self, index: int) -> MaskRecord:
-        entry = self.entry(index)
-        if entry["status"] == "bad_image":
-            raise BadImageError(entry["path"], f"no mask: the image was unreadable ({entry['reason']})")
-        size = (int(entry["height"]), int(entry["width"]))
-        mask = load_mask(self.root / entry["mask"], size=size)
-        background = None if entry["background"] is None else load_image(self.root / entry["background"])
-        return MaskRecord(mask=mask, background=background, status=entry["status"])
-
-    def soft_map(self, index: int) -> np.ndarray | None:
-        """The saved 8-bit saliency map as float (H, W) in [0, 1], or ``None`` if not saved."""
-        entry = self.entry(index)
-        if entry.get("soft") is None:
-            return None
-        grey = load_image(self.root / entry["soft"])[..., 0]
-        out: np.ndarray = grey.astype(np.float64) / 255.0
-        return out

@@ -1,12 +1,16 @@
 """Throughput of the hand-crafted methods and the dense CRF (images/s on one core) and of the detector
-(images/s); with ``--pack``, the mask pack's size per mask and random reads/s (``run_pack_bench``)."""
+(images/s); with ``--pack``, the mask pack's size per mask and random reads/s (``run_pack_bench``).
+
+Besides the drawn ``size``-px scenes, each hand-crafted method is timed on scikit-image's bundled
+photographs (astronaut, chelsea, coffee, rocket) resized to longest sides ``photo_sides``: the sizes
+of real photographs, where a method's cost used to grow with the image (issue 24.3)."""
 
 from __future__ import annotations
 
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,8 @@ import numpy as np
 import torch
 
 from bgaug.core.config import check_choice
+from bgaug.core.errors import UsageError
+from bgaug.core.preflight import check_device
 from bgaug.saliency.crf import crf_version, dense_crf
 from bgaug.saliency.handcrafted import METHODS
 from bgaug.saliency.metrics import centre_prior
@@ -38,6 +44,7 @@ def run_bench(
     batch_size: int = 32,
     model_size: int | None = None,
     repeats: int = 3,
+    photo_sides: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Hand-crafted methods one image at a time on one core; the detector two ways, batched.
 
@@ -49,9 +56,10 @@ def run_bench(
     batch. Without ``checkpoint`` the network is a randomly initialised ``preset`` one (same cost as
     a trained one)."""
     if size < 16 or n_images < 1 or batch_size < 1 or repeats < 1:
-        raise ValueError("size must be >= 16 and n_images, batch_size and repeats >= 1")
+        raise UsageError("size must be >= 16 and n_images, batch_size and repeats >= 1")
     if model_size is not None and model_size < 16:
-        raise ValueError(f"model_size must be >= 16, got {model_size}")
+        raise UsageError(f"model_size must be >= 16, got {model_size}")
+    check_device(device)
     images = [_scene(size, i) for i in range(max(n_images, batch_size))]
     result: dict[str, Any] = {
         "size": size,
@@ -60,18 +68,9 @@ def run_bench(
         "torch_threads": torch.get_num_threads(),
         "device": device,
     }
-    per_core: dict[str, Callable[[np.ndarray], Any]] = dict(METHODS)
-    crf = crf_version()
-    if crf is not None:  # the CRF ``fit --crf`` runs on each phase-I average, per image and method
-        result["crf"] = crf
-        prior = centre_prior(size, size)
-        per_core["crf"] = lambda image: dense_crf(image, prior)
-    for name, fn in per_core.items():
-        fn(images[0])  # warm-up
-        t = time.perf_counter()
-        for image in images[:n_images]:
-            fn(image)
-        result[f"{name}_images_per_s_per_core"] = n_images / (time.perf_counter() - t)
+    result.update(_per_core_rates(images[:n_images], size))
+    if photo_sides:
+        result.update(photo_rates(photo_sides))
     from bgaug.saliency.fcn import FCNDetector, SaliencyFCN, load_detector
 
     if checkpoint:
@@ -102,6 +101,62 @@ def run_bench(
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
             seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
         result["detector_model_images_per_s_bf16_autocast"] = batch_size / seconds
+    return result
+
+
+def _per_core_rates(images: list[np.ndarray], size: int) -> dict[str, Any]:
+    """Images/s of each hand-crafted method (and the CRF, when installed), one image at a time."""
+    per_core: dict[str, Callable[[np.ndarray], Any]] = dict(METHODS)
+    result: dict[str, Any] = {}
+    crf = crf_version()
+    if crf is not None:  # the CRF ``fit --crf`` runs on each phase-I average, per image and method
+        result["crf"] = crf
+        prior = centre_prior(size, size)
+        per_core["crf"] = lambda image: dense_crf(image, prior)
+    for name, fn in per_core.items():
+        fn(images[0])  # warm-up
+        t = time.perf_counter()
+        for image in images:
+            fn(image)
+        result[f"{name}_images_per_s_per_core"] = len(images) / (time.perf_counter() - t)
+    return result
+
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def bench_photos(sides: Sequence[int]) -> list[np.ndarray]:
+    """scikit-image's bundled photographs, each resized (antialiased) to every longest side in ``sides``."""
+    from skimage import data
+
+    from bgaug.saliency.handcrafted.working_size import resize_image
+
+    out = []
+    for side in sides:
+        for name in PHOTOS:
+            photo = getattr(data, name)()
+            h, w = photo.shape[:2]
+            scale = side / max(h, w)
+            out.append(resize_image(photo, (max(2, round(h * scale)), max(2, round(w * scale)))))
+    return out
+
+
+def photo_rates(sides: Sequence[int]) -> dict[str, Any]:
+    """Images per CPU-second of each hand-crafted method (one thread, one image at a time) on the
+    bench photographs, with the wall-clock rate beside it.
+
+    CPU time counts what this process ran; on a shared machine the wall-clock rate also counts the
+    time slices other processes took."""
+    photos = bench_photos(sides)
+    result: dict[str, Any] = {"photo_sides": list(sides), "photo_names": list(PHOTOS)}
+    for name, fn in METHODS.items():
+        fn(photos[0])  # warm-up (imports, caches)
+        cpu, wall = time.process_time(), time.perf_counter()
+        for photo in photos:
+            fn(photo)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        result[f"photo_{name}_images_per_cpu_s"] = len(photos) / max(cpu, 1e-9)
+        result[f"photo_{name}_images_per_s_wall"] = len(photos) / max(wall, 1e-9)
     return result
 
 
@@ -180,7 +235,7 @@ def run_pack_bench(
     from bgaug.saliency.pack import DEFAULT_CODEC, PackedMaskBank, PackItem, decode_mask, write_pack
 
     if n_masks < 1 or not 1 <= n_distinct <= n_masks or reads < 1:
-        raise ValueError("need n_masks >= 1, 1 <= n_distinct <= n_masks and reads >= 1")
+        raise UsageError("need n_masks >= 1, 1 <= n_distinct <= n_masks and reads >= 1")
     t = time.perf_counter()
     masks = pack_bench_masks(n_distinct, seed)
     draw_s = time.perf_counter() - t

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bgaug.core.errors import UsageError
+
 CRF_MODES = ("auto", "on", "off")
 DISTRIBUTION = "pydensecrf2"
 REFERENCE_SIDE = 432
@@ -57,12 +59,12 @@ def resolve_crf(mode: str) -> str | None:
 
     ``on`` without the binding is an error (a run asked for the CRF must not silently skip it)."""
     if mode not in CRF_MODES:
-        raise ValueError(f"crf must be one of {', '.join(CRF_MODES)}, got {mode!r}")
+        raise UsageError(f"crf must be one of {', '.join(CRF_MODES)}, got {mode!r}")
     if mode == "off":
         return None
     version = crf_version()
     if version is None and mode == "on":
-        raise ValueError(
+        raise UsageError(
             "crf 'on' needs pydensecrf: pip install 'bgaug-saliency[crf]' (compiles; needs a C++ compiler)"
         )
     return version

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,15 +36,17 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from bgaug.core.cli import UserError
 from bgaug.core.config import check_choice, check_positive, check_probability, config_to_dict
+from bgaug.core.errors import UsageError
 from bgaug.core.io import BadImageError, list_images, load_image, load_mask
+from bgaug.core.preflight import check_device, check_input_folder, check_new_file, check_outside
 from bgaug.core.seeding import seed_everything, torch_generator
 from bgaug.saliency.bank import MIN_SIDE
 from bgaug.saliency.crf import CRF_MODES, dense_crf, resolve_crf
 from bgaug.saliency.fcn import DECODERS, SaliencyFCN, build_fcn, save_fcn
 from bgaug.saliency.handcrafted import METHODS
 from bgaug.saliency.metrics import BETA2, SaliencyScores, centre_prior, to_uint8
+from bgaug.saliency.workers import worker_pool
 
 LABEL_THRESHOLD = 0.5
 """Default per-method binarisation threshold of the hand-crafted maps (each map is in [0, 1])."""
@@ -84,14 +84,14 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         if not self.methods:
-            raise ValueError("methods must name at least one hand-crafted method")
+            raise UsageError("methods must name at least one hand-crafted method")
         for m in self.methods:
             check_choice("methods", m, METHODS)
         check_choice("decoder", self.decoder, DECODERS)
         check_choice("phase2_labels", self.phase2_labels, PHASE2_LABELS)
         check_choice("crf", self.crf, CRF_MODES)
         if self.label_thresholds and len(self.label_thresholds) != len(self.methods):
-            raise ValueError(
+            raise UsageError(
                 "label_thresholds needs one value per method "
                 f"({len(self.methods)}), got {len(self.label_thresholds)}"
             )
@@ -113,7 +113,7 @@ class FitConfig:
         check_positive("bce_weight", self.bce_weight, allow_zero=True)
         check_probability("alpha", self.alpha)
         if self.image_size < 16:
-            raise ValueError(f"image_size must be >= 16, got {self.image_size}")
+            raise UsageError(f"image_size must be >= 16, got {self.image_size}")
 
     def threshold_of(self, method: str) -> float:
         return self.label_thresholds[self.methods.index(method)] if self.label_thresholds else LABEL_THRESHOLD
@@ -172,6 +172,7 @@ class TrainingImages:
     relpaths: list[str]
     images: Tensor  # (N, 3, S, S) uint8
     skipped: list[dict[str, str]]
+    sizes: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (H, W) as loaded
 
 
 def load_training_images(
@@ -183,7 +184,7 @@ def load_training_images(
         # Evenly spaced over the sorted listing, not its head: class folders sort together, and a
         # detector trained on the first few classes only would see a fraction of the scenes.
         rels = [rels[i] for i in np.linspace(0, len(rels) - 1, max_images).round().astype(int)]
-    kept, arrays, skipped = [], [], []
+    kept, arrays, skipped, sizes = [], [], [], []
     for rel in tqdm(rels, desc="load images", unit="img", disable=not progress):
         try:
             image = load_image(Path(root) / rel, min_side=MIN_SIDE)
@@ -195,19 +196,21 @@ def load_training_images(
         t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         arrays.append(t.round().clamp(0, 255).to(torch.uint8)[0])
         kept.append(rel)
+        sizes.append((image.shape[0], image.shape[1]))
     if not arrays:
-        raise ValueError(f"no readable images under {root}")
-    return TrainingImages(kept, torch.stack(arrays), skipped)
+        raise UsageError(f"no readable images under {root}")
+    return TrainingImages(kept, torch.stack(arrays), skipped, sizes)
 
 
 def _parallel_map(
     fn: Callable[..., np.ndarray], tasks: list[tuple[Any, ...]], workers: int, desc: str, progress: bool
 ) -> list[np.ndarray]:
-    """``fn(*task)`` for every task, in order, on ``workers`` spawned processes (1: in this one)."""
+    """``fn(*task)`` for every task, in order, on ``workers`` spawned processes that die with this one
+    (1: in this one)."""
     bar = partial(tqdm, total=len(tasks), desc=desc, unit="img", disable=not progress)
     if workers <= 1:
         return [fn(*t) for t in bar(tasks)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         return list(
             bar(pool.map(fn, *zip(*tasks, strict=True), chunksize=max(1, len(tasks) // (8 * workers))))
         )
@@ -318,7 +321,7 @@ def train(
                 if not torch.isfinite(loss):
                     # Nothing is written before training ends, so no checkpoint is lost.
                     where = f"round {r + 1}, epoch {epoch + 1}, step {step + 1}"
-                    raise UserError(
+                    raise UsageError(
                         f"{name}: loss is {float(loss.detach())} at {where}; stopped"
                         " (lower --lr-phase1 / --lr-phase2)"
                     )
@@ -364,18 +367,25 @@ def predict_all(model: SaliencyFCN, images: Tensor, device: torch.device, batch_
 
 
 def ground_truth(
-    gt_root: str | os.PathLike[str], relpaths: Sequence[str], size: int
+    gt_root: str | os.PathLike[str],
+    relpaths: Sequence[str],
+    size: int,
+    image_sizes: Sequence[tuple[int, int]] | None = None,
 ) -> list[np.ndarray | None]:
-    """Ground-truth masks resized (nearest) to ``size``, ``None`` where a mask is missing."""
+    """Ground-truth masks resized (nearest) to ``size``, ``None`` where a mask is missing.
+
+    With ``image_sizes`` ((H, W) per image) a mask of another size is an error (``BadImageError``),
+    not silently stretched onto its image."""
     from bgaug.saliency.evaluate import gt_path
 
     out: list[np.ndarray | None] = []
-    for rel in relpaths:
+    for i, rel in enumerate(relpaths):
         path = gt_path(Path(gt_root), rel)
         if path is None:
             out.append(None)
             continue
-        mask = torch.from_numpy(load_mask(path).astype(np.float32))[None, None]
+        expected = None if image_sizes is None else image_sizes[i]
+        mask = torch.from_numpy(load_mask(path, size=expected).astype(np.float32))[None, None]
         out.append(F.interpolate(mask, size=(size, size), mode="nearest")[0, 0].numpy() > 0.5)
     return out
 
@@ -389,6 +399,167 @@ def score(maps: Tensor, gts: Sequence[np.ndarray | None]) -> dict[str, float]:
     return s.results()
 
 
+def check_fit_inputs(
+    image_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: FitConfig,
+    *,
+    init: str | os.PathLike[str] | None,
+    gt_root: str | os.PathLike[str] | None,
+    device: str,
+    overwrite: bool,
+) -> None:
+    """Everything ``fit`` can check before its work (issues 23.8, 23.10-12): the folders exist, the
+    checkpoint path is a new file (or ``overwrite``) in a writable place outside the inputs, the
+    device is there, and ``init`` loads as a self-supervised backbone the network can take."""
+    check_input_folder(image_root, "--images")
+    if gt_root is not None:
+        check_input_folder(gt_root, "--gt")
+    check_outside(out, {"--images": image_root, "--gt": gt_root})
+    check_new_file(out, "--out", overwrite=overwrite)
+    check_device(device)
+    if init is not None:  # built once and dropped: the same checks the training's networks pass
+        _fresh_network(config, init)
+
+
+def _fresh_network(
+    config: FitConfig, init: str | os.PathLike[str] | None
+) -> tuple[SaliencyFCN, dict[str, Any]]:
+    """Every phase-I network and the phase-II one start the same way: fresh, from ``init``."""
+    return build_fcn(
+        config.arch,
+        small_stem=config.small_stem,
+        output_stride=config.output_stride,
+        decoder=config.decoder,
+        init=init,
+    )
+
+
+def _resolve_crf(config: FitConfig) -> str | None:
+    """The pydensecrf version phase I smooths with, or ``None`` (says so when ``auto`` falls back)."""
+    if config.phase2_labels == "pseudo":  # phase II learns the hand-crafted labels: no phase I
+        return None
+    crf = resolve_crf(config.crf)
+    if crf is None and config.crf == "auto":
+        tqdm.write(
+            "dense CRF not installed (pip install 'bgaug-saliency[crf]'): "
+            "each round's targets are its thresholded moving average"
+        )
+    return crf
+
+
+@dataclass
+class _FitRun:
+    """The state one ``fit`` shares between its phases."""
+
+    config: FitConfig
+    data: TrainingImages
+    maps: Tensor  # (M, N, 1, S, S) hand-crafted maps
+    gts: list[np.ndarray | None] | None
+    init: str | os.PathLike[str] | None
+    device: torch.device
+    crf: str | None
+    workers: int
+    progress: bool
+
+    def pseudo_labels(self, m: int) -> Tensor:
+        """Method ``m``'s map binarised at its threshold: the labels phase I starts from."""
+        return (self.maps[m] >= self.config.threshold_of(self.config.methods[m])).float()
+
+    def phase1(self, m: int, entry: dict[str, Any]) -> Tensor:
+        """Train method ``m``'s network with refinement rounds; its refined labels (scores in ``entry``)."""
+        method = self.config.methods[m]
+        state = {"targets": self.pseudo_labels(m)}
+
+        def update(average: Tensor) -> None:
+            if self.crf:
+                average = crf_smoothed(
+                    self.data.images, average, self.workers, self.progress, f"dense CRF {method}"
+                )
+            state["targets"] = (average >= 0.5).float()
+
+        model, _ = _fresh_network(self.config, self.init)
+        entry["losses"] = train(
+            model,
+            self.data.images,
+            lambda: [state["targets"]],
+            epochs=self.config.epochs_per_round,
+            rounds=self.config.rounds,
+            lr=self.config.lr_phase1,
+            config=self.config,
+            device=self.device,
+            name=f"phase I {method}",
+            on_round_end=update,
+            progress=self.progress,
+        )
+        if self.gts is not None:
+            entry["network"] = score(predict_all(model, self.data.images, self.device), self.gts)
+            entry["refined_labels"] = score(state["targets"], self.gts)
+        return state["targets"]
+
+    def phase2(self, targets: list[Tensor]) -> tuple[SaliencyFCN, dict[str, Any], list[float]]:
+        """The detector: a fresh network trained on every label set in ``targets`` at once."""
+        model, init_meta = _fresh_network(self.config, self.init)
+        losses = train(
+            model,
+            self.data.images,
+            lambda: targets,
+            epochs=self.config.phase2_epochs,
+            rounds=1,
+            lr=self.config.lr_phase2,
+            config=self.config,
+            device=self.device,
+            name="phase II",
+            progress=self.progress,
+        )
+        return model, init_meta, losses
+
+
+def _phase1_all(run: _FitRun, summary: dict[str, Any]) -> list[Tensor]:
+    """Score every method's pseudo-labels and (unless phase II learns them directly) refine them."""
+    refined = []
+    for m, method in enumerate(run.config.methods):
+        entry: dict[str, Any] = {"threshold": run.config.threshold_of(method)}
+        if run.gts is not None:
+            entry["pseudo_labels"] = score(run.maps[m], run.gts)
+            entry["pseudo_labels_binary"] = score(run.pseudo_labels(m), run.gts)
+        summary["phase1"][method] = entry
+        if run.config.phase2_labels != "pseudo":
+            refined.append(run.phase1(m, entry))
+    return refined
+
+
+def _phase2_targets(run: _FitRun, refined: list[Tensor]) -> list[Tensor]:
+    if run.config.phase2_labels == "refined":
+        return refined
+    # rebuilt here, not kept through phase I: each set is N x S x S floats
+    hand_crafted = [run.pseudo_labels(m) for m in range(len(run.config.methods))]
+    return hand_crafted if run.config.phase2_labels == "pseudo" else refined + hand_crafted
+
+
+def _prepare_run(
+    image_root: str | os.PathLike[str],
+    config: FitConfig,
+    *,
+    init: str | os.PathLike[str] | None,
+    gt_root: str | os.PathLike[str] | None,
+    device: str,
+    workers: int | None,
+    progress: bool,
+) -> _FitRun:
+    """Seed, load the training images, read the ground truth, compute the hand-crafted maps."""
+    seed_everything(config.seed)
+    crf = _resolve_crf(config)
+    data = load_training_images(image_root, config.image_size, config.max_images, progress)
+    # Read (and size-checked) before the hand-crafted maps: a bad mask stops the run before the work.
+    gts = None if gt_root is None else ground_truth(gt_root, data.relpaths, config.image_size, data.sizes)
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    maps = handcrafted_maps(
+        data.images, config.methods, min(config.image_size, config.handcrafted_size), n_workers, progress
+    )
+    return _FitRun(config, data, maps, gts, init, torch.device(device), crf, n_workers, progress)
+
+
 def fit(
     image_root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -399,107 +570,28 @@ def fit(
     device: str = "cpu",
     workers: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run both phases, write the detector checkpoint to ``out``, return a JSON-ready summary."""
-    seed_everything(config.seed)
-    dev = torch.device(device)
-    # Resolved before any work, so ``crf="on"`` without the binding fails at once.
-    runs_phase1 = config.phase2_labels != "pseudo"  # pseudo: phase II learns the hand-crafted labels
-    crf = resolve_crf(config.crf) if runs_phase1 else None
-    if runs_phase1 and crf is None and config.crf == "auto":
-        tqdm.write(
-            "dense CRF not installed (pip install 'bgaug-saliency[crf]'): "
-            "each round's targets are its thresholded moving average"
-        )
-    data = load_training_images(image_root, config.image_size, config.max_images, progress)
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    maps = handcrafted_maps(
-        data.images, config.methods, min(config.image_size, config.handcrafted_size), n_workers, progress
+    """Run both phases, write the detector checkpoint to ``out``, return a JSON-ready summary.
+
+    Inputs and ``out`` are checked first (``check_fit_inputs``); an existing ``out`` is replaced
+    only with ``overwrite``."""
+    check_fit_inputs(image_root, out, config, init=init, gt_root=gt_root, device=device, overwrite=overwrite)
+    run = _prepare_run(
+        image_root, config, init=init, gt_root=gt_root, device=device, workers=workers, progress=progress
     )
-    gts = ground_truth(gt_root, data.relpaths, config.image_size) if gt_root is not None else None
     summary: dict[str, Any] = {
-        "n_images": len(data.relpaths),
-        "skipped": data.skipped,
-        "crf": f"pydensecrf {crf}" if crf else "none (thresholded moving average)",
+        "n_images": len(run.data.relpaths),
+        "skipped": run.data.skipped,
+        "crf": f"pydensecrf {run.crf}" if run.crf else "none (thresholded moving average)",
         "phase1": {},
     }
-    refined: list[Tensor] = []
-    init_meta: dict[str, Any] = {}
-
-    def fresh_network() -> tuple[SaliencyFCN, dict[str, Any]]:
-        """Every phase-I network and the phase-II one start the same way: fresh, from ``init``."""
-        return build_fcn(
-            config.arch,
-            small_stem=config.small_stem,
-            output_stride=config.output_stride,
-            decoder=config.decoder,
-            init=init,
-        )
-
-    def pseudo_labels(m: int) -> Tensor:
-        """Method ``m``'s map binarised at its threshold: the labels phase I starts from."""
-        return (maps[m] >= config.threshold_of(config.methods[m])).float()
-
-    for m, method in enumerate(config.methods):
-        pseudo = pseudo_labels(m)
-        entry: dict[str, Any] = {"threshold": config.threshold_of(method)}
-        if gts is not None:
-            entry["pseudo_labels"] = score(maps[m], gts)
-            entry["pseudo_labels_binary"] = score(pseudo, gts)
-        summary["phase1"][method] = entry
-        if not runs_phase1:
-            continue  # phase II learns the hand-crafted labels directly: no network to refine them
-        state = {"targets": pseudo}
-
-        def update(average: Tensor, state: dict[str, Tensor] = state, method: str = method) -> None:
-            if crf:
-                average = crf_smoothed(data.images, average, n_workers, progress, f"dense CRF {method}")
-            state["targets"] = (average >= 0.5).float()
-
-        def current(state: dict[str, Tensor] = state) -> list[Tensor]:
-            return [state["targets"]]
-
-        model, init_meta = fresh_network()
-        losses = train(
-            model,
-            data.images,
-            current,
-            epochs=config.epochs_per_round,
-            rounds=config.rounds,
-            lr=config.lr_phase1,
-            config=config,
-            device=dev,
-            name=f"phase I {method}",
-            on_round_end=update,
-            progress=progress,
-        )
-        refined.append(state["targets"])
-        entry["losses"] = losses
-        if gts is not None:
-            entry["network"] = score(predict_all(model, data.images, dev), gts)
-            entry["refined_labels"] = score(state["targets"], gts)
-    if config.phase2_labels == "refined":
-        phase2_targets = refined
-    else:  # rebuilt here, not kept through phase I: each set is N x S x S floats
-        hand_crafted = [pseudo_labels(m) for m in range(len(config.methods))]
-        phase2_targets = hand_crafted if config.phase2_labels == "pseudo" else refined + hand_crafted
-    model, init_meta = fresh_network()
-    summary["phase2_losses"] = train(
-        model,
-        data.images,
-        lambda: phase2_targets,
-        epochs=config.phase2_epochs,
-        rounds=1,
-        lr=config.lr_phase2,
-        config=config,
-        device=dev,
-        name="phase II",
-        progress=progress,
-    )
-    if gts is not None:
-        summary["detector"] = score(predict_all(model, data.images, dev), gts)
+    refined = _phase1_all(run, summary)
+    model, init_meta, summary["phase2_losses"] = run.phase2(_phase2_targets(run, refined))
+    if run.gts is not None:
+        summary["detector"] = score(predict_all(model, run.data.images, run.device), run.gts)
         prior = torch.from_numpy(centre_prior(config.image_size, config.image_size)).float()
-        summary["centre_prior"] = score(prior.expand(len(data.relpaths), 1, -1, -1), gts)
+        summary["centre_prior"] = score(prior.expand(len(run.data.relpaths), 1, -1, -1), run.gts)
     meta = {**init_meta, "config": config_to_dict(config), "summary": summary, "trained_on": str(image_root)}
     save_fcn(out, model, image_size=config.image_size, meta=meta)
     summary["init"] = init_meta.get("init")

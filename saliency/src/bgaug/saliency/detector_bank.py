@@ -13,9 +13,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bgaug.core.errors import UsageError
 from bgaug.core.io import sha256_file
-from bgaug.saliency.bank import BankSpec, build_bank, process_images
+from bgaug.core.preflight import check_device
+from bgaug.saliency.bank import BankSpec, Threshold, build_bank, check_bank_paths, process_images
 from bgaug.saliency.fcn import load_detector
+
+DETECTOR_THRESHOLD: Threshold = 0.9
+"""The paper's threshold for DeepUSPS2's maps (appendix A.2)."""
 
 
 def detector_bank(
@@ -23,7 +28,7 @@ def detector_bank(
     image_root: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
-    threshold: float = 0.9,
+    threshold: Threshold = DETECTOR_THRESHOLD,
     soft_maps: bool = False,
     device: str = "cpu",
     batch_size: int = 32,
@@ -36,7 +41,9 @@ def detector_bank(
     ``flip_average`` averages each map with the map of the mirrored image (``FCNDetector``).
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+    check_device(device)
+    check_bank_paths(image_root, out)
     detector, state = load_detector(checkpoint, device, flip_average)
     meta = state.get("meta", {})
     identity = {"name": "deepusps2", "sha256": sha256_file(checkpoint), "init": meta.get("init", "unknown")}

@@ -1,8 +1,9 @@
 """Score saliency predictions against ground-truth masks (``python -m bgaug.saliency eval``).
 
-Predictions are a mask bank (its soft maps when it has them, else its binary masks) or a folder of
-grey maps; ground truth a folder of masks. Files pair up by relative path; a mask saved as PNG for a
-JPEG image (``a/b.jpg`` -> ``a/b.png``) pairs up too.
+Predictions are a mask bank or its ``masks/`` folder (the bank's soft maps when it has them, else its
+binary masks), or a folder of grey maps; ground truth a folder of masks. Files pair up by relative
+path, in either of the namings core's mask folders accept (``a/b.png`` or ``a/b.jpg.png`` for image
+``a/b.jpg``).
 """
 
 from __future__ import annotations
@@ -15,21 +16,34 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bgaug.core.io import list_images, load_image, load_mask
-from bgaug.saliency.bank import MANIFEST, DirectoryMaskBank
+from bgaug.core.data import mask_paths_for
+from bgaug.core.errors import UsageError
+from bgaug.core.io import IMAGE_EXTENSIONS, list_images, load_image, load_mask
+from bgaug.core.maskbank import DirectoryMaskBank, is_mask_bank
+from bgaug.core.vocabulary import BANK_SUBDIRS
 from bgaug.saliency.metrics import SaliencyScores, centre_prior, to_uint8
 
 
 def gt_path(gt_root: Path, relpath: str) -> Path | None:
-    for candidate in (gt_root / relpath, (gt_root / relpath).with_suffix(".png")):
-        if candidate.is_file():
-            return candidate
+    """The ground-truth mask of prediction ``relpath``: the same path, or any naming core's mask
+    folders accept (``a/b.png`` or ``a/b.jpg.png`` for image ``a/b.jpg``); a prediction named as a
+    bank names masks (``a/b.jpg.png``) is matched by its image ``a/b.jpg``."""
+    names = [relpath, *mask_paths_for(relpath)]
+    image = relpath.removesuffix(".png")
+    if image != relpath and Path(image).suffix.lower() in IMAGE_EXTENSIONS:
+        names += [image, *mask_paths_for(image)]
+    for name in dict.fromkeys(names):
+        if (gt_root / name).is_file():
+            return gt_root / name
     return None
 
 
 def iter_predictions(pred: Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(relative path, uint8 map) of every prediction in a bank or a folder of maps."""
-    if (pred / MANIFEST).is_file():
+    """(relative path, uint8 map) of every prediction in a bank (or its ``masks/`` folder) or a folder
+    of maps."""
+    if pred.name == BANK_SUBDIRS["mask"] and is_mask_bank(pred.parent):
+        pred = pred.parent  # the bank's masks/ folder: read the bank (its soft maps, if kept)
+    if is_mask_bank(pred):
         bank = DirectoryMaskBank(pred)
         for i in range(len(bank)):
             entry = bank.entry(i)
@@ -64,7 +78,7 @@ def evaluate(
         scores.add(grey, mask)
         baseline.add(to_uint8(centre_prior(*mask.shape)), mask)
     if not len(scores):
-        raise ValueError(f"no prediction in {pred_root} has a ground-truth mask in {gt_root}")
+        raise UsageError(f"no prediction in {pred_root} has a ground-truth mask in {gt_root}")
     return {
         **scores.results(),
         "centre_prior": baseline.results(),

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bgaug.core.backbones import FEATURE_DIMS, build_resnet, load_backbone
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD
 from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
 
@@ -45,7 +46,7 @@ def dilate_resnet(model: nn.Module, *, small_stem: bool, output_stride: int) -> 
     """Turn the strides of the last stages into dilations until the network's stride is ``output_stride``."""
     stride = native_stride(small_stem)
     if output_stride not in (2, 4, 8, 16, 32) or output_stride > stride:
-        raise ValueError(f"output_stride must be a power of 2 in [2, {stride}], got {output_stride}")
+        raise UsageError(f"output_stride must be a power of 2 in [2, {stride}], got {output_stride}")
     n_dilated = 0
     while stride > output_stride:
         stride //= 2
@@ -99,7 +100,7 @@ class SaliencyFCN(nn.Module):
     def __init__(self, arch: str, *, small_stem: bool, output_stride: int = 8, decoder: str = "none"):
         super().__init__()
         if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+            raise UsageError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
         self.arch, self.small_stem, self.output_stride = arch, small_stem, output_stride
         self.decoder = decoder
         self.backbone = dilate_resnet(
@@ -133,6 +134,12 @@ class SaliencyFCN(nn.Module):
         return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (torch's state-dict errors list every key, one a line)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def build_fcn(
     arch: str,
     *,
@@ -148,10 +155,13 @@ def build_fcn(
     if init is None:
         model = SaliencyFCN(arch, small_stem=small_stem, output_stride=output_stride, decoder=decoder)
         return model, {"init": "random", "arch": arch, "small_stem": small_stem}
-    backbone, state = load_backbone(init)
+    try:
+        backbone, state = load_backbone(init)
+    except BadCheckpointError as exc:
+        raise BadCheckpointError(one_line(exc)) from None
     meta = dict(state.get("meta", {}))
     if meta.get("method") == "supervised":
-        raise ValueError(
+        raise UsageError(
             f"{init}: a supervised checkpoint; DeepUSPS2 is initialised from self-supervised ones only"
         )
     model = SaliencyFCN(
@@ -258,5 +268,5 @@ def load_detector(
     try:
         model.load_state_dict(state["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise BadCheckpointError(f"{path}: weights do not fit {state['arch']}: {exc}") from None
+        raise BadCheckpointError(f"{path}: weights do not fit {state['arch']}: {one_line(exc)}") from None
     return FCNDetector(model, int(state["image_size"]), device, flip_average), state

@@ -1,9 +1,10 @@
 """Salient-object-detection metrics: F-beta (beta^2 = 0.3: max, mean, adaptive) and MAE.
 
 The protocol is the one the SOD literature's MATLAB toolkits use (and pysodmetrics reproduces): each
-prediction is read as 8-bit grey, scaled to [0, 1] and min-max stretched; ground truth is
-foreground where > 128. Per image, precision and recall are taken at the 256 thresholds
-t = 0..255 (pixel >= t counts as foreground); the dataset curve is the mean of the per-image F
+prediction is read as 8-bit grey, scaled to [0, 1] and min-max stretched; ground truth is binarised
+by core's one rule for stored masks (``core.io.binary_mask``: >= 128, or 1 in a 0/1 mask; the
+toolkits' > 128 differs only at the value 128). Per image, precision and recall are taken at the 256
+thresholds t = 0..255 (pixel >= t counts as foreground); the dataset curve is the mean of the per-image F
 curves; maxF is its maximum and meanF its mean. Adaptive F binarises each image at
 min(2 * mean, 1). MAE is the mean absolute difference, averaged over images.
 """
@@ -14,16 +15,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bgaug.core.io import binary_mask
+
 BETA2 = 0.3
 
 
 def prepare(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(pred in [0, 1] float64, min-max stretched; gt bool) from uint8 pred and uint8/bool gt."""
+    """(pred in [0, 1] float64, min-max stretched; gt bool) from uint8 pred and uint8/bool gt
+    (``binary_mask``: a 0/1 mask reads 1 as foreground, not as an empty mask)."""
     if pred.shape != gt.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from ground truth shape {gt.shape}")
     if pred.dtype != np.uint8:
         raise ValueError(f"predictions must be uint8 grey maps, got {pred.dtype}")
-    mask = gt if gt.dtype == np.bool_ else gt > 128
+    mask = binary_mask(gt)
     p = pred / 255.0
     lo, hi = p.min(), p.max()
     if hi != lo:
@@ -67,7 +71,7 @@ class SaliencyScores:
     mae: list[float] = field(default_factory=list)
 
     def add(self, pred: np.ndarray, gt: np.ndarray) -> None:
-        """Score one uint8 map (H, W) against its mask (uint8 0/255 or bool)."""
+        """Score one uint8 map (H, W) against its mask (bool, or uint8 0/255 or 0/1)."""
         p, g = prepare(pred, gt)
         self.curves.append(f_curve(p, g, self.beta2))
         self.adaptive.append(adaptive_f(p, g, self.beta2))
@@ -90,8 +94,12 @@ class SaliencyScores:
 
 
 def to_uint8(saliency: np.ndarray) -> np.ndarray:
-    """A float map in [0, 1] as the 8-bit grey image it would be saved as."""
-    out: np.ndarray = np.clip(np.rint(np.asarray(saliency) * 255.0), 0, 255).astype(np.uint8)
+    """A float map in [0, 1] as the 8-bit grey image it would be saved as (one float temporary:
+    at 5000x5000 each is 200 MB)."""
+    scaled = np.multiply(saliency, 255.0, dtype=np.float64)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    out: np.ndarray = scaled.astype(np.uint8)
     return out
 
 

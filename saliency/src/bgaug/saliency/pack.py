@@ -31,6 +31,7 @@ import argparse
 import array
 import bisect
 import contextlib
+import dataclasses
 import functools
 import json
 import mmap
@@ -47,19 +48,23 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm import tqdm
 
+from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import MaskRecord
 from bgaug.core.io import (
     BadImageError,
     atomic_write_json,
+    binary_mask,
     load_image,
     load_mask,
     sha256_file,
 )
+from bgaug.core.maskbank import DirectoryMaskBank
+from bgaug.core.preflight import check_json_out, check_outside
 from bgaug.core.tiling import foreground_bbox, tiled_background
-from bgaug.saliency.bank import MANIFEST, STATUSES, DirectoryMaskBank
+from bgaug.core.vocabulary import BANK_MANIFEST, PACK_CONFIG
+from bgaug.saliency.bank import STATUSES
 
 FORMAT = "bgaug-maskpack/1"
-CONFIG = "pack.json"
 INDEX = "index.npy"
 MASKS = "masks.bin"
 PATHS = "paths.txt"
@@ -92,12 +97,12 @@ def _zstd_decompressor() -> Any:
 def check_codec(codec: str, level: int | None = None) -> int:
     """The level to use for ``codec`` (its default when ``None``); ``ValueError`` when either is off."""
     if codec not in CODEC_LEVELS:
-        raise ValueError(f"codec must be one of {', '.join(CODEC_LEVELS)}, got {codec!r}")
+        raise UsageError(f"codec must be one of {', '.join(CODEC_LEVELS)}, got {codec!r}")
     if level is None:
         return DEFAULT_LEVEL[codec]
     levels = CODEC_LEVELS[codec]
     if isinstance(level, bool) or level not in levels:
-        raise ValueError(
+        raise UsageError(
             f"{codec} level must be an integer in {levels.start}..{levels.stop - 1}, got {level!r}"
         )
     return level
@@ -121,7 +126,8 @@ def mask_encoder(codec: str = DEFAULT_CODEC, level: int | None = None) -> Callab
     else:
         import zstandard
 
-        compress = zstandard.ZstdCompressor(level=level).compress
+        # A 4-byte checksum per frame: a flipped byte in masks.bin fails to decode, never a wrong mask.
+        compress = zstandard.ZstdCompressor(level=level, write_checksum=True).compress
     return lambda mask: bytes(compress(np.packbits(mask, axis=None).tobytes()))
 
 
@@ -162,8 +168,8 @@ def _creator() -> str:
 
 def _is_pack(path: Path) -> bool:
     try:
-        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        config = json.loads((path / PACK_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not a pack, whatever else it is
         return False
     return isinstance(config, dict) and config.get("format") == FORMAT
 
@@ -186,6 +192,144 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+@dataclasses.dataclass
+class _Index:
+    """What ``write_pack`` learns while streaming the entries: the index rows and the file offsets."""
+
+    rows: array.array[int] = dataclasses.field(default_factory=lambda: array.array("q"))  # flat, 8 B a number
+    bad: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    seen: set[str] = dataclasses.field(default_factory=set)
+    previous: str | None = None
+    paths_sorted: bool = True
+    count: int = 0
+    offset: int = 0
+    path_offset: int = 0
+
+    def check_path(self, rel: str) -> bytes:
+        """The UTF-8 bytes of a new, well-formed path; notes whether the paths stay sorted."""
+        if not rel or "\n" in rel or "\r" in rel:
+            raise UsageError(f"cannot pack path {rel!r}: it must be non-empty and hold no line breaks")
+        if rel in self.seen:
+            raise UsageError(f"{rel}: listed twice")
+        try:
+            encoded = rel.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"cannot pack path {rel!r}: its name is not valid UTF-8") from None
+        self.seen.add(rel)
+        if self.previous is not None and rel < self.previous:
+            self.paths_sorted = False
+        self.previous = rel
+        return encoded
+
+    def add(self, status: str, length: int, shape: tuple[int, int], encoded_path: bytes) -> None:
+        height, width = shape
+        self.rows.extend(
+            (self.offset, length, height, width, STATUS_CODE[status], self.path_offset, len(encoded_path))
+        )
+        self.count += 1
+        self.offset += length
+        self.path_offset += len(encoded_path) + 1
+
+
+def _checked_mask(item: PackItem) -> np.ndarray | None:
+    """The item's (H, W) bool mask (``None`` for a bad image) after checking it fits its status."""
+    rel, status = item.path, item.status
+    if status == "bad_image":
+        if item.mask is not None:
+            raise UsageError(f"{rel}: a bad_image entry has no mask")
+        return None
+    if item.mask is None or np.ndim(item.mask) != 2 or 0 in np.shape(item.mask):
+        raise UsageError(f"{rel}: status {status} needs a non-empty (H, W) mask")
+    mask = binary_mask(np.asarray(item.mask))
+    if mask.any() == (status == "no_foreground"):
+        raise UsageError(f"{rel}: status {status} does not match the mask's foreground")
+    return mask
+
+
+def _write_entries(
+    tmp: Path,
+    items: Iterable[PackItem | tuple[str, np.ndarray | None, str]],
+    encode: Callable[[np.ndarray], bytes],
+    bar: tqdm[Any],
+) -> _Index:
+    """Stream the items into ``masks.bin`` and ``paths.txt`` under ``tmp`` (fsynced); the index."""
+    index = _Index()
+    with open(tmp / MASKS, "wb") as masks, open(tmp / PATHS, "wb") as paths:
+        for raw in items:
+            item = PackItem(*raw)
+            if item.status not in STATUS_CODE:
+                raise UsageError(
+                    f"{item.path}: unknown status {item.status!r} (expected one of {', '.join(STATUSES)})"
+                )
+            encoded_path = index.check_path(item.path)
+            mask = _checked_mask(item)
+            if mask is None:
+                index.bad.append(
+                    {"index": index.count, "path": item.path, "reason": item.reason or "unreadable"}
+                )
+            data = encode(mask) if mask is not None and item.status != "no_foreground" else b""
+            masks.write(data)
+            paths.write(encoded_path + b"\n")
+            index.add(item.status, len(data), (0, 0) if mask is None else mask.shape, encoded_path)
+            bar.update(1)
+        for handle in (masks, paths):
+            handle.flush()
+            os.fsync(handle.fileno())
+    return index
+
+
+def _write_index(tmp: Path, index: _Index) -> np.ndarray:
+    if index.count == 0:
+        raise UsageError("nothing to pack: no images")
+    rows = np.frombuffer(index.rows, dtype=np.int64).reshape(index.count, len(COLUMNS))
+    with open(tmp / INDEX, "wb") as handle:
+        np.save(handle, rows, allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return rows
+
+
+def _pack_config(
+    tmp: Path, index: _Index, rows: np.ndarray, source: Mapping[str, Any], codec: str, level: int
+) -> dict[str, Any]:
+    codes = rows[:, STATUS]
+    return {
+        "format": FORMAT,
+        "count": index.count,
+        "encoding": {
+            "mask": f"(H, W) bool, row-major -> numpy.packbits (bitorder big) -> {codec}",
+            "codec": codec,
+            "level": level,
+            "empty": "length 0: no_foreground (an all-False mask) and bad_image (no mask)",
+        },
+        "index": {"file": INDEX, "dtype": "int64", "columns": list(COLUMNS)},
+        "statuses": list(STATUSES),
+        "paths_sorted": index.paths_sorted,
+        "summary": {name: int((codes == code).sum()) for code, name in enumerate(STATUSES)},
+        "bad_images": index.bad,
+        "bytes": {"masks": index.offset, "index": (tmp / INDEX).stat().st_size, "paths": index.path_offset},
+        # index.npy is checked against this on open; masks.bin's frames carry their own checksums
+        # (zstd's content checksum, zlib's adler32), checked as each mask is decoded.
+        "index_sha256": sha256_file(tmp / INDEX),
+        "source": dict(source),
+        "created_by": _creator(),
+    }
+
+
+def _move_into_place(tmp: Path, target: Path, force: bool) -> None:
+    """Rename the finished pack over ``target``; an old pack there is moved aside, then removed."""
+    _fsync_dir(tmp)
+    if target.exists():
+        _check_target(target, force)  # still a pack (nothing else replaced it meanwhile)
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old / "pack")
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+    _fsync_dir(target.parent)
+
+
 def write_pack(
     out: str | os.PathLike[str],
     items: Iterable[PackItem | tuple[str, np.ndarray | None, str]],
@@ -201,9 +345,10 @@ def write_pack(
     """Write ``items`` (in dataset-index order) as a pack at ``out``; return its ``pack.json``.
 
     Each item is ``(relative path, mask, status)`` with ``status`` one of ``STATUSES``: the mask is
-    (H, W) (bool, or nonzero = foreground) and ``None`` only for ``bad_image``. The pack is built in
-    a temporary sibling directory and renamed into place, so ``out`` never holds a partial pack; an
-    existing pack is replaced only with ``force``, anything else at ``out`` is never touched.
+    (H, W) (bool, or a stored mask's values, read by ``core.io.binary_mask``: >= 128, or 1 in a 0/1
+    mask) and ``None`` only for ``bad_image``. The pack is built in a temporary sibling directory and
+    renamed into place, so ``out`` never holds a partial pack; an existing pack is replaced only with
+    ``force``, anything else at ``out`` is never touched.
     ``codec`` / ``level``: how masks are compressed (``DEFAULT_LEVEL`` gives the measured trade-off).
     """
     level = check_codec(codec, level)
@@ -213,103 +358,12 @@ def write_pack(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        rows = array.array("q")  # the index, flat: 8 bytes a number, not a Python tuple per image
-        bad: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        previous: str | None = None
-        paths_sorted = True
-        offset = path_offset = count = 0
-        with (
-            open(tmp / MASKS, "wb") as masks,
-            open(tmp / PATHS, "wb") as paths,
-            tqdm(total=total, desc=desc, unit="mask", disable=not progress) as bar,
-        ):
-            for raw in items:
-                item = PackItem(*raw)
-                rel, status = item.path, item.status
-                if status not in STATUS_CODE:
-                    raise ValueError(
-                        f"{rel}: unknown status {status!r} (expected one of {', '.join(STATUSES)})"
-                    )
-                if not rel or "\n" in rel or "\r" in rel:
-                    raise ValueError(
-                        f"cannot pack path {rel!r}: it must be non-empty and hold no line breaks"
-                    )
-                if rel in seen:
-                    raise ValueError(f"{rel}: listed twice")
-                seen.add(rel)
-                if previous is not None and rel < previous:
-                    paths_sorted = False
-                previous = rel
-                height = width = length = 0
-                if status == "bad_image":
-                    if item.mask is not None:
-                        raise ValueError(f"{rel}: a bad_image entry has no mask")
-                    bad.append({"index": count, "path": rel, "reason": item.reason or "unreadable"})
-                else:
-                    if item.mask is None or np.ndim(item.mask) != 2 or 0 in np.shape(item.mask):
-                        raise ValueError(f"{rel}: status {status} needs a non-empty (H, W) mask")
-                    mask = np.asarray(item.mask)
-                    mask = mask if mask.dtype == np.bool_ else mask != 0
-                    height, width = mask.shape
-                    if mask.any() == (status == "no_foreground"):
-                        raise ValueError(f"{rel}: status {status} does not match the mask's foreground")
-                    if status != "no_foreground":
-                        data = encode(mask)
-                        masks.write(data)
-                        length = len(data)
-                try:
-                    encoded_path = rel.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ValueError(f"cannot pack path {rel!r}: its name is not valid UTF-8") from None
-                paths.write(encoded_path + b"\n")
-                rows.extend(
-                    (offset, length, height, width, STATUS_CODE[status], path_offset, len(encoded_path))
-                )
-                count += 1
-                offset += length
-                path_offset += len(encoded_path) + 1
-                bar.update(1)
-            for handle in (masks, paths):
-                handle.flush()
-                os.fsync(handle.fileno())
-        if count == 0:
-            raise ValueError("nothing to pack: no images")
-        index = np.frombuffer(rows, dtype=np.int64).reshape(count, len(COLUMNS))
-        with open(tmp / INDEX, "wb") as handle:
-            np.save(handle, index, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        codes = index[:, STATUS]
-        config = {
-            "format": FORMAT,
-            "count": count,
-            "encoding": {
-                "mask": f"(H, W) bool, row-major -> numpy.packbits (bitorder big) -> {codec}",
-                "codec": codec,
-                "level": level,
-                "empty": "length 0: no_foreground (an all-False mask) and bad_image (no mask)",
-            },
-            "index": {"file": INDEX, "dtype": "int64", "columns": list(COLUMNS)},
-            "statuses": list(STATUSES),
-            "paths_sorted": paths_sorted,
-            "summary": {name: int((codes == code).sum()) for code, name in enumerate(STATUSES)},
-            "bad_images": bad,
-            "bytes": {"masks": offset, "index": (tmp / INDEX).stat().st_size, "paths": path_offset},
-            "source": dict(source),
-            "created_by": _creator(),
-        }
-        atomic_write_json(tmp / CONFIG, config)
-        _fsync_dir(tmp)
-        if target.exists():
-            _check_target(target, force)  # still a pack (nothing else replaced it meanwhile)
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / "pack")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        with tqdm(total=total, desc=desc, unit="mask", disable=not progress) as bar:
+            index = _write_entries(tmp, items, encode, bar)
+        rows = _write_index(tmp, index)
+        config = _pack_config(tmp, index, rows, source, codec, level)
+        atomic_write_json(tmp / PACK_CONFIG, config)
+        _move_into_place(tmp, target, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -327,7 +381,7 @@ def _bank_items(bank: DirectoryMaskBank) -> Iterator[PackItem]:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: mask file listed in the bank manifest is missing")
         if sha256_file(path) != entry.get("mask_sha256"):
-            raise ValueError(f"{path}: mask file changed since the bank was built (sha256 differs)")
+            raise UsageError(f"{path}: mask file changed since the bank was built (sha256 differs)")
         mask = load_mask(path, size=(int(entry["height"]), int(entry["width"])))
         yield PackItem(rel, mask, status)
 
@@ -343,14 +397,17 @@ def pack_bank(
 ) -> dict[str, Any]:
     """Pack a finished mask bank (``bank.DirectoryMaskBank``) in its manifest's order; return pack.json."""
     bank = DirectoryMaskBank(bank_dir)
+    _check_target(Path(out), force)
+    check_outside(out, {"--bank": bank_dir})
     manifest = bank.manifest
     source = {
         "kind": "bank",
         "bank": str(Path(bank_dir).resolve()),
-        "manifest_sha256": sha256_file(Path(bank_dir) / MANIFEST),
+        "manifest_sha256": sha256_file(Path(bank_dir) / BANK_MANIFEST),
         "bank_format": manifest.get("format"),
         "detector": manifest.get("detector"),
         "threshold": manifest.get("threshold"),
+        **({"threshold_rule": manifest["threshold_rule"]} if "threshold_rule" in manifest else {}),
     }
     return write_pack(
         out,
@@ -401,6 +458,8 @@ def pack_folder(
     """
     from bgaug.core.data import FolderMaskBank
 
+    _check_target(Path(out), force)
+    check_outside(out, {"--images": image_root, "--masks": mask_root})
     images, masks = Path(image_root), Path(mask_root)
     paths = FolderMaskBank(images, masks).paths  # checks the folder and that every mask is there
     if not paths:
@@ -458,15 +517,18 @@ class PackedMaskBank:
     def __init__(self, path: str | os.PathLike[str], *, image_root: str | os.PathLike[str] | None = None):
         self.root = Path(path)
         self.image_root = None if image_root is None else Path(image_root)
-        config_path = self.root / CONFIG
+        config_path = self.root / PACK_CONFIG
         if not config_path.is_file():
-            raise FileNotFoundError(f"{self.root}: no mask pack here ({CONFIG} missing)")
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+            raise FileNotFoundError(f"{self.root}: no mask pack here ({PACK_CONFIG} missing)")
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{self.root}: unreadable {PACK_CONFIG} ({type(exc).__name__}: {exc})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             found = config.get("format") if isinstance(config, dict) else None
-            raise ValueError(f"{self.root}: not a mask pack (format {found!r}, expected {FORMAT!r})")
+            raise UsageError(f"{self.root}: not a mask pack (format {found!r}, expected {FORMAT!r})")
         if list(config.get("statuses", [])) != list(STATUSES):
-            raise ValueError(f"{self.root}: unknown status names {config.get('statuses')!r}")
+            raise UsageError(f"{self.root}: unknown status names {config.get('statuses')!r}")
         self._config: dict[str, Any] = config
         # packs written before zstd name no codec: they are zlib packs
         self._codec = str(config.get("encoding", {}).get("codec", "zlib"))
@@ -478,9 +540,12 @@ class PackedMaskBank:
         self._paths: _Paths | None = None
         self._maps: list[mmap.mmap] = []
         self._lookup: dict[str, int] | None = None
+        recorded = config.get("index_sha256")
+        if recorded is not None and sha256_file(self.root / INDEX) != recorded:
+            raise UsageError(f"{self.root}: {INDEX} does not match its recorded hash (the pack is corrupted)")
         index = self._open_index()
         if index.shape != (self._count, len(COLUMNS)) or index.dtype != np.int64:
-            raise ValueError(
+            raise UsageError(
                 f"{self.root}: {INDEX} is {index.dtype} {index.shape}, "
                 f"expected int64 ({self._count}, {len(COLUMNS)})"
             )
@@ -595,7 +660,13 @@ class PackedMaskBank:
             raise IndexError(f"mask pack index {index} out of range [0, {self._count})")
         offset, length, height, width, status = index_array[index, :PATH_OFFSET].tolist()
         if length:
-            return decode_mask(masks[offset : offset + length], height, width, self._codec)
+            try:
+                return decode_mask(masks[offset : offset + length], height, width, self._codec)
+            except Exception as exc:  # zstd / zlib raise their own types on a failed checksum
+                raise UsageError(
+                    f"{self.root}: mask {index} does not decode ({type(exc).__name__}: {exc}); "
+                    f"the pack is corrupted, rebuild it"
+                ) from None
         if status == STATUS_CODE["bad_image"]:
             raise self._bad(index)
         return np.zeros((height, width), dtype=bool)
@@ -652,7 +723,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     if args.bank and (args.images or args.masks):
-        raise ValueError("give either --bank or --images with --masks, not both")
+        raise UsageError("give either --bank or --images with --masks, not both")
+    check_json_out(args.json)
     if args.bank:
         config = pack_bank(args.bank, args.out, force=args.force, codec=args.codec, level=args.level)
     elif args.images and args.masks:
@@ -660,7 +732,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             args.images, args.masks, args.out, force=args.force, codec=args.codec, level=args.level
         )
     else:
-        raise ValueError("give --bank BANK, or --images DIR with --masks DIR")
+        raise UsageError("give --bank BANK, or --images DIR with --masks DIR")
     total = sum(config["bytes"].values())
     summary = {
         "pack": args.out,
