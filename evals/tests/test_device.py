@@ -49,6 +49,6 @@ def test_an_unusable_device_is_one_line_and_exit_2(
 
 
 def test_options_refuse_a_missing_gpu(no_gpu: None) -> None:
-    with pytest.raises(ValueError, match="no CUDA GPU"):
+    with pytest.raises(ValueError, match="no usable CUDA GPU"):
         EvalOptions(device="cuda")
     assert EvalOptions(device="cpu").device == "cpu"

@@ -17,9 +17,9 @@ from typing import Any
 from bgaug.core.cli import run_cli
 from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, sha256_file
+from bgaug.core.preflight import check_input_file, check_input_folder, check_new_file, check_writable
 from bgaug.evals.features import checkpoint_key
 from bgaug.evals.inference import EvalOptions, default_workers
-from bgaug.evals.preflight import require_dir, require_file, require_writable_dir, require_writable_file
 from bgaug.evals.runner import SUITES
 
 
@@ -62,10 +62,10 @@ def _require_inputs(args: argparse.Namespace, files: Sequence[str] = (), dirs: S
     """Every input path the user gave (by argparse name) exists, before anything is loaded."""
     for name in files:
         if getattr(args, name) is not None:
-            require_file(getattr(args, name), _flag(name))
+            check_input_file(getattr(args, name), _flag(name))
     for name in dirs:
         if getattr(args, name) is not None:
-            require_dir(getattr(args, name), _flag(name))
+            check_input_folder(getattr(args, name), _flag(name))
 
 
 def _require_outputs(args: argparse.Namespace, *, cache: bool = False, out_file: bool = False) -> None:
@@ -73,11 +73,11 @@ def _require_outputs(args: argparse.Namespace, *, cache: bool = False, out_file:
     ``--out`` file is refused unless ``--overwrite``. ``--json`` is a copy of the printed results, so
     it is replaced."""
     if args.json is not None:
-        require_writable_file(args.json, "--json")
+        check_new_file(args.json, "--json", overwrite=True)
     if cache and args.cache is not None:
-        require_writable_dir(args.cache, "--cache")
+        check_writable(args.cache, "--cache")
     if out_file and args.out is not None:
-        require_writable_file(args.out, "--out", overwrite=args.overwrite)
+        check_new_file(args.out, "--out", overwrite=args.overwrite)
 
 
 def _add_overwrite(p: argparse.ArgumentParser, what: str) -> None:

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from bgaug.core.config import check_positive
-from bgaug.core.errors import UsageError
-
-SUPPORTED_DEVICE_TYPES = ("cpu", "cuda", "mps")
+from bgaug.core.preflight import check_device
 
 
 def default_workers() -> int:
@@ -23,27 +21,6 @@ def default_workers() -> int:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def check_device(name: str) -> str:
-    """``name`` if this machine can run on it; else ``ValueError`` with one line (never CUDA's traceback)."""
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N or mps)") from None
-    if device.type not in SUPPORTED_DEVICE_TYPES:
-        raise UsageError(f"--device {name}: unsupported device type (use cpu, cuda, cuda:N or mps)")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: no CUDA GPU is available on this machine; use --device cpu")
-        count = torch.cuda.device_count()
-        if device.index is not None and device.index >= count:
-            raise UsageError(
-                f"--device {name}: this machine has {count} CUDA GPU(s) (cuda:0..cuda:{count - 1})"
-            )
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"--device {name}: Apple MPS is not available on this machine; use --device cpu")
-    return name
 
 
 @dataclass(frozen=True)

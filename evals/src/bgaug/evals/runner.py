@@ -24,16 +24,12 @@ from bgaug.core.backbones import load_backbone, save_backbone
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import Classifier, Preprocess
 from bgaug.core.io import atomic_write_json, sha256_file
+from bgaug.core.preflight import check_input_file, check_input_folder, check_writable
 from bgaug.evals.datasets import imagefolder_items
 from bgaug.evals.features import checkpoint_key
 from bgaug.evals.inference import EvalOptions
 from bgaug.evals.linear import train_linear
-from bgaug.evals.preflight import (
-    refuse_foreign_results,
-    require_dir,
-    require_file,
-    require_writable_dir,
-)
+from bgaug.evals.preflight import refuse_foreign_results
 from bgaug.evals.recipes import FAST_LINEAR, linear_recipe
 from bgaug.evals.report import write_reports
 from bgaug.evals.results import EvalResults, LinearHeadInfo, SuiteResult
@@ -170,19 +166,19 @@ def _extra(config: RunConfig, suite: str) -> tuple[Path | None, Path | None]:
 def check_run(config: RunConfig) -> str:
     """Fail in one line before any compute if an input is missing or ``out`` cannot take the results;
     return the checkpoint's sha256."""
-    require_file(config.checkpoint, "--checkpoint")
+    check_input_file(config.checkpoint, "--checkpoint")
     if config.data_root is not None:
-        require_dir(config.data_root, "--data-root")
+        check_input_folder(config.data_root, "--data-root")
     for suite, path in config.paths.items():
         if not path.exists():
             raise FileNotFoundError(f"--path {suite}={path}: not found")
     if config.real_labels is not None:
-        require_file(config.real_labels, "--real-labels")
+        check_input_file(config.real_labels, "--real-labels")
     if config.imagenet_a_masks is not None:
-        require_dir(config.imagenet_a_masks, "--imagenet-a-masks")
+        check_input_folder(config.imagenet_a_masks, "--imagenet-a-masks")
     if config.train_data is not None:
-        require_dir(config.train_data, "--train-data")
-    require_writable_dir(config.out, "--out")
+        check_input_folder(config.train_data, "--train-data")
+    check_writable(config.out, "--out")
     checkpoint_sha256 = sha256_file(config.checkpoint)
     refuse_foreign_results(config.out, checkpoint_sha256, overwrite=config.overwrite)
     return checkpoint_sha256
