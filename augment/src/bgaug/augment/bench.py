@@ -31,6 +31,7 @@ from bgaug.augment.pipeline import ViewPipeline
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages
 from bgaug.core.io import atomic_write_json
+from bgaug.core.preflight import check_device
 from bgaug.core.synth_scene import draw_scene
 from bgaug.core.tiling import tiled_background
 
@@ -202,10 +203,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size is not None and args.batch_size < 2:
         raise UsageError("--batch-size must be >= 2")
-    if args.device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but CUDA is not available")
+    if args.device != "auto":
+        check_device(args.device)
     result = run_bench(
         image_size=args.image_size,
         load_size=args.load_size,

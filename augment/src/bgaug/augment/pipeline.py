@@ -21,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -61,6 +61,48 @@ class _Plan:
     gray_levels: Tensor  # ... of these values
     no_foreground: Tensor  # (B,) the view's mask has too little foreground
     no_background: Tensor  # (B,) the view's mask is all foreground
+
+
+@dataclass
+class _Call:
+    """One pipeline call's inputs and draws, and what its views share (caches filled on first use)."""
+
+    raw: Tensor  # the batch's images as given (uint8 or float)
+    masks: Tensor  # binary float masks
+    images: Tensor  # float copies when compositing before the other augmentations, else ``raw``
+    backgrounds: Tensor | None
+    has_bg: Tensor
+    p_pos: float
+    draws: list[_Draws]
+    swaps: bool
+    anchor: int  # the view a matched negative mirrors (0: query, 1: key)
+    neg_on: Tensor
+    partners: list[tuple[Tensor, Tensor]]
+    stats: Counter[str] = field(default_factory=Counter)
+    shared_sat: Tensor | None = None
+    with_mask: Tensor | None = None
+
+    @property
+    def dev(self) -> torch.device:
+        return self.raw.device
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.raw.shape[0])
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a finished view hands on: the view, its mask, geometry, source, plan and fallback fill."""
+
+    final: Tensor
+    mask: Tensor
+    geometry: tuple[Tensor, Tensor, PhotometricParams]
+    source: Tensor
+    fallback_fill: Tensor | None
+    plan: _Plan | None
+    load_mask: Tensor
+    center_crops: Tensor
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -278,19 +320,47 @@ class ViewPipeline:
             return self._run(batch, generator)
 
     def _run(self, batch: MaskedImages, generator: torch.Generator) -> ViewBatch:
+        call = self._prepare(batch, generator)
+        done = [self._view(call, v, spec, generator) for v, spec in enumerate(self.views)]
+        call.stats["fg_min_center_crop"] += int(torch.stack([d.center_crops for d in done]).sum())
+        finals = [d.final for d in done]
+        negatives = negative_rows = None
+        if call.swaps:
+            anchor = done[call.anchor]
+            with self._stage("compositing", call.dev):
+                negatives, negative_rows = self._matched_negatives(
+                    finals, [d.mask for d in done], [d.source for d in done], [d.geometry for d in done],
+                    anchor.load_mask, anchor.plan, call.images, call.backgrounds,
+                    call.neg_on, call.partners, call.anchor, anchor.fallback_fill, call.stats,
+                )  # fmt: skip
+        self.last_masks = tuple(d.mask for d in done[: self.n_global])
+        rotations = None
+        if self.rotations:
+            finals[0], rotations = self._rotate(finals[0], generator)
+        return ViewBatch(
+            views=tuple(finals),  # normalised by the photometric step already
+            n_global=self.n_global,
+            matched_negatives=negatives,
+            matched_rows=negative_rows,
+            labels=batch.labels if self.keep_labels else None,
+            rotations=rotations,
+            stats=dict(call.stats),
+        )
+
+    def _prepare(self, batch: MaskedImages, generator: torch.Generator) -> _Call:
+        """Inputs in the dtypes the views need, and the call's background draws (a fixed count, in a
+        fixed order: background decisions per global view, then matched negatives)."""
         cfg = self.background
         kind = cfg.kind
         raw = batch.images  # uint8 stays uint8 through the resize (the fast path), floats stay floats
         dev = raw.device
-        B, _, H, W = raw.shape
-        masks = _binary(batch.masks)
+        B = raw.shape[0]
         # Float copies at load size are needed only to composite before the other augmentations.
         images = _as_float(raw) if cfg.order == "before" else raw
         backgrounds = None if batch.backgrounds is None else batch.backgrounds
         if backgrounds is not None and cfg.order == "before":
             backgrounds = _as_float(backgrounds)
-        uses_tiles = kind in TILED_BG_AUGS
-        if uses_tiles and backgrounds is None and cfg.missing_background == "error":
+        if kind in TILED_BG_AUGS and backgrounds is None and cfg.missing_background == "error":
             raise ValueError(
                 f"{kind} needs tiled backgrounds but the batch has none (MaskedImages.backgrounds is None);"
                 " build the mask bank with backgrounds, or pass missing_background='gray' to fill with"
@@ -303,134 +373,129 @@ class ViewPipeline:
         else:
             has_bg = batch.has_background.to(dev).bool()
         p_pos, p_neg = self.probabilities() if kind != "none" else (0.0, 0.0)
-        stats: Counter[str] = Counter()
-
-        # Fixed-count draws, in a fixed order: background decisions, then matched negatives.
         draws = [self._draw(B, has_bg, generator) for _ in range(self.n_global)]
         swaps = kind == "bg_swaps"
-        anchor = 0 if cfg.negative_match == "query" else 1
         neg_u = uniform((B,), 0.0, 1.0, generator).to(dev)
         if cfg.coupled and swaps:
             neg_u = draws[1].u
         neg_on = neg_u < p_neg if swaps else torch.zeros(B, dtype=torch.bool, device=dev)
         everyone = torch.ones(B, dtype=torch.bool, device=dev)
         partners = [pick_other_rows(everyone, generator) for _ in range(cfg.n_matched)]
+        return _Call(
+            raw=raw, masks=_binary(batch.masks), images=images, backgrounds=backgrounds, has_bg=has_bg,
+            p_pos=p_pos, draws=draws, swaps=swaps, anchor=0 if cfg.negative_match == "query" else 1,
+            neg_on=neg_on, partners=partners,
+        )  # fmt: skip
 
-        finals: list[Tensor] = []
-        view_masks: list[Tensor] = []
-        view_params: list[tuple[Tensor, Tensor, PhotometricParams]] = []
-        sources: list[Tensor] = []
-        fallback_fills: list[Tensor | None] = []
-        view_plans: list[_Plan | None] = []
-        load_masks: list[Tensor] = []
-        shared_sat: Tensor | None = None  # the undistorted masks' table, computed once per call
-        with_mask: Tensor | None = None  # raw images + undistorted masks, built once per call
-        center_crops: list[Tensor] = []  # per view: rows that fell back to CenterCrop
-        for v, spec in enumerate(self.views):
-            is_bg_view = spec.is_global and v < self.n_global and kind != "none"
-            with self._stage("masks", dev):
-                m = distort_masks(masks, cfg.distortion, generator) if is_bg_view else masks
-            src = raw
-            early: _Plan | None = None
-            if is_bg_view and cfg.order == "before":
-                with self._stage("compositing", dev):
-                    early = self._plan(draws[v], m, has_bg, p_pos, stats)
-                    fills = None if backgrounds is None else backgrounds[early.bg_sources]
-                    src = self._apply_plan(images, m, early, fills)
-            sources.append(src)
-            with self._stage("geometry", dev):
-                sat = None
-                if spec.is_global and cfg.fg_min > 0:
-                    if m is masks:
-                        shared_sat = summed_area(masks) if shared_sat is None else shared_sat
-                        sat = shared_sat
-                    else:
-                        sat = summed_area(m)
-                crops, fell_back = sample_crops(
-                    B, H, W, scale=spec.scale, ratio=spec.ratio, generator=generator,
-                    sat=sat, fg_min=cfg.fg_min, tries=cfg.fg_min_tries, fallback_size=spec.size,
-                )  # fmt: skip
-                crops = crops.to(dev)
-                center_crops.append(fell_back.sum())  # counted after the loop: one host sync
-                flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(dev)
-                if src is raw and m is masks:  # the same 4-channel input serves every such view
-                    with_mask = _with_channel(raw, masks) if with_mask is None else with_mask
-                    warped = resized_crops(with_mask, crops, spec.size, flip, batched=self.batched)
-                else:
-                    warped = resized_crops(
-                        _with_channel(src, m), crops, spec.size, flip, batched=self.batched
-                    )
-                x = warped[:, :3]  # uint8 stays uint8: the photometric step converts in cache
-                vm = _mask_of(warped) if spec.is_global else None
-            params = sample_photometric(spec, B, generator)
-            plan: _Plan | None = None
-            fill_rows = torch.zeros(0, dtype=torch.long, device=dev)
-            if is_bg_view and cfg.order == "after" and vm is not None:
-                with self._stage("compositing", dev):
-                    plan = self._plan(draws[v], vm, has_bg, p_pos, stats)
-                fill_rows = plan.bg_sources
-            own_rows = torch.zeros(0, dtype=torch.long, device=dev)
-            if swaps and v == anchor and B == 1 and backgrounds is not None and bool(has_bg[0]):
-                own_rows = torch.zeros(1, dtype=torch.long, device=dev)  # matched-negative fallback
-            extra = torch.cat([fill_rows, own_rows])
-            colour_in, colour_params = x, params  # the view, then the tiles it composites
-            with self._stage("geometry", dev):
-                if backgrounds is not None and extra.numel():
-                    tiles = resized_crops(
-                        _with_channel(backgrounds[extra]),
-                        crops[extra],
-                        spec.size,
-                        flip[extra],
-                        batched=self.batched,
-                    )[:, :3]
-                    colour_in = torch.cat([x, tiles])
-                    colour_params = _cat_params(params, params.select(extra.to(params.jitter.device)))
-            with self._stage("photometric", dev):
-                # A new contiguous float tensor, normalised: compositing commutes with normalisation.
-                out = apply_photometric(colour_in, colour_params, spec, normalize=True, batched=self.batched)
-                x, tiles = out[:B], out[B:]
-            if plan is not None and vm is not None:
-                with self._stage("compositing", dev):
-                    x = self._apply_plan(
-                        x, vm, plan, tiles[: fill_rows.numel()], inplace=True, normalized=True
-                    )
-            finals.append(x)
-            view_masks.append(vm if vm is not None else masks.new_zeros(0))
-            view_params.append((crops, flip, params))
-            fallback_fills.append(tiles[fill_rows.numel() :] if own_rows.numel() else None)
-            view_plans.append(plan or early)
-            load_masks.append(m)
-
-        stats["fg_min_center_crop"] += int(torch.stack(center_crops).sum())
-        negatives = negative_rows = None
-        if swaps:
+    def _view(self, call: _Call, v: int, spec: ViewSpec, generator: torch.Generator) -> _View:
+        """One view: its masks (distorted for background views), an early composite (``order ==
+        "before"``), crop + flip, colour of the view and of the tiles it receives, the composite."""
+        cfg = self.background
+        dev = call.dev
+        is_bg_view = spec.is_global and v < self.n_global and cfg.kind != "none"
+        with self._stage("masks", dev):
+            m = distort_masks(call.masks, cfg.distortion, generator) if is_bg_view else call.masks
+        src = call.raw
+        early: _Plan | None = None
+        if is_bg_view and cfg.order == "before":
             with self._stage("compositing", dev):
-                negatives, negative_rows = self._matched_negatives(
-                    finals, view_masks, sources, view_params, load_masks[anchor], view_plans[anchor],
-                    images, backgrounds,
-                    neg_on, partners, anchor, fallback_fills[anchor], stats,
-                )  # fmt: skip
-        self.last_masks = tuple(view_masks[: self.n_global])
-        rotations = None
-        if self.rotations:
-            k = torch.floor(uniform((B,), 0.0, 4.0, generator)).long().clamp_(max=3).to(dev)
-            rotated = finals[0].clone()
-            for quarter in (1, 2, 3):
-                rows = torch.nonzero(k == quarter).squeeze(1)
-                if rows.numel():
-                    rotated[rows] = torch.rot90(finals[0][rows], quarter, dims=(2, 3))
-            finals[0] = rotated
-            rotations = k
-        views = tuple(finals)  # normalised by the photometric step already
-        return ViewBatch(
-            views=views,
-            n_global=self.n_global,
-            matched_negatives=negatives,
-            matched_rows=negative_rows,
-            labels=batch.labels if self.keep_labels else None,
-            rotations=rotations,
-            stats=dict(stats),
+                early = self._plan(call.draws[v], m, call.has_bg, call.p_pos, call.stats)
+                fills = None if call.backgrounds is None else call.backgrounds[early.bg_sources]
+                src = self._apply_plan(call.images, m, early, fills)
+        with self._stage("geometry", dev):
+            crops, flip, fell_back, warped = self._crop(call, spec, m, src, generator)
+            x = warped[:, :3]  # uint8 stays uint8: the photometric step converts in cache
+            vm = _mask_of(warped) if spec.is_global else None
+        params = sample_photometric(spec, call.batch_size, generator)
+        plan: _Plan | None = None
+        fill_rows = torch.zeros(0, dtype=torch.long, device=dev)
+        if is_bg_view and cfg.order == "after" and vm is not None:
+            with self._stage("compositing", dev):
+                plan = self._plan(call.draws[v], vm, call.has_bg, call.p_pos, call.stats)
+            fill_rows = plan.bg_sources
+        own_rows = torch.zeros(0, dtype=torch.long, device=dev)
+        alone = call.swaps and v == call.anchor and call.batch_size == 1  # no other row to borrow from
+        if alone and call.backgrounds is not None and bool(call.has_bg[0]):
+            own_rows = torch.zeros(1, dtype=torch.long, device=dev)  # matched-negative fallback
+        x, tiles = self._colour(call, spec, x, params, crops, flip, torch.cat([fill_rows, own_rows]))
+        if plan is not None and vm is not None:
+            with self._stage("compositing", dev):
+                x = self._apply_plan(x, vm, plan, tiles[: fill_rows.numel()], inplace=True, normalized=True)
+        return _View(
+            final=x,
+            mask=vm if vm is not None else call.masks.new_zeros(0),
+            geometry=(crops, flip, params),
+            source=src,
+            fallback_fill=tiles[fill_rows.numel() :] if own_rows.numel() else None,
+            plan=plan or early,
+            load_mask=m,
+            center_crops=fell_back.sum(),  # summed over views after the loop: one host sync
         )
+
+    def _crop(
+        self, call: _Call, spec: ViewSpec, m: Tensor, src: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """FG_min-constrained crop boxes and flips, and the image with its mask resized through them
+        (one resize of a 4-channel tensor); returns (crops, flip, fell_back, warped)."""
+        cfg = self.background
+        B, _, H, W = call.raw.shape
+        sat = None
+        if spec.is_global and cfg.fg_min > 0:
+            if m is call.masks:  # the undistorted masks' table, computed once per call
+                call.shared_sat = summed_area(call.masks) if call.shared_sat is None else call.shared_sat
+                sat = call.shared_sat
+            else:
+                sat = summed_area(m)
+        crops, fell_back = sample_crops(
+            B, H, W, scale=spec.scale, ratio=spec.ratio, generator=generator,
+            sat=sat, fg_min=cfg.fg_min, tries=cfg.fg_min_tries, fallback_size=spec.size,
+        )  # fmt: skip
+        crops = crops.to(call.dev)
+        flip = (uniform((B,), 0.0, 1.0, generator) < spec.flip_p).to(call.dev)
+        if src is call.raw and m is call.masks:  # the same 4-channel input serves every such view
+            call.with_mask = _with_channel(call.raw, call.masks) if call.with_mask is None else call.with_mask
+            warped = resized_crops(call.with_mask, crops, spec.size, flip, batched=self.batched)
+        else:
+            warped = resized_crops(_with_channel(src, m), crops, spec.size, flip, batched=self.batched)
+        return crops, flip, fell_back, warped
+
+    def _colour(
+        self,
+        call: _Call,
+        spec: ViewSpec,
+        x: Tensor,
+        params: PhotometricParams,
+        crops: Tensor,
+        flip: Tensor,
+        extra: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """The view's photometric augmentation, normalised, with the tiled backgrounds of rows ``extra``
+        cropped and coloured exactly as the rows they will fill; returns (view, tiles)."""
+        colour_in, colour_params = x, params  # the view, then the tiles it composites
+        with self._stage("geometry", call.dev):
+            if call.backgrounds is not None and extra.numel():
+                tiles = resized_crops(
+                    _with_channel(call.backgrounds[extra]), crops[extra], spec.size, flip[extra],
+                    batched=self.batched,
+                )[:, :3]  # fmt: skip
+                colour_in = torch.cat([x, tiles])
+                colour_params = _cat_params(params, params.select(extra.to(params.jitter.device)))
+        with self._stage("photometric", call.dev):
+            # A new contiguous float tensor, normalised: compositing commutes with normalisation.
+            out = apply_photometric(colour_in, colour_params, spec, normalize=True, batched=self.batched)
+        B = call.batch_size
+        return out[:B], out[B:]
+
+    @staticmethod
+    def _rotate(view: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """RotNet: each row turned by k x 90 degrees, k drawn per row; returns (rotated, k)."""
+        k = torch.floor(uniform((view.shape[0],), 0.0, 4.0, generator)).long().clamp_(max=3).to(view.device)
+        rotated = view.clone()
+        for quarter in (1, 2, 3):
+            rows = torch.nonzero(k == quarter).squeeze(1)
+            if rows.numel():
+                rotated[rows] = torch.rot90(view[rows], quarter, dims=(2, 3))
+        return rotated, k
 
     def _matched_negatives(
         self,

@@ -1,11 +1,13 @@
 """Preview: a picture of each image, its mask, the query, the positive key and the matched negative.
 
-Reads images under --images with masks under --masks (mirroring the image tree, ``.png``, 255 =
-foreground), applies a method's view pipeline with a background augmentation, and writes one PNG
-grid: one row per image under a band of column headings; columns input, mask, the first two views
-(q and k+ for MoCo-v2), then the matched negative(s) (BG_Swaps) or, for other augmentations, nothing
-more. By default the augmentation is forced on (p_pos = p_neg = 1)
-so that every row shows it; ``--paper-p`` uses the paper's probabilities instead.
+Reads images under --images with their masks from --masks: a mask bank written by
+``python -m bgaug.saliency handcrafted|predict`` (or its ``masks/`` folder), a mask pack, or a folder
+of masks mirroring the image tree (``a/b.png`` or ``a/b.jpg.png`` for ``a/b.jpg``; 255 or 1 =
+foreground; ``bgaug.core.maskbank.open_mask_bank``). Applies a method's view pipeline with a
+background augmentation and writes one PNG grid: one row per image under a band of column
+headings; columns input, mask, the first two views (q and k+ for MoCo-v2), then the matched
+negative(s) (BG_Swaps). By default the augmentation is forced on (p_pos = p_neg = 1) so that every
+row shows it; ``--paper-p`` uses the paper's probabilities instead. Sizes are capped at 2048 px.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from bgaug.core.data import FolderMaskBank, MaskedImageDataset, collate_masked
+from bgaug.core.data import MaskedImageDataset, collate_masked
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
 from bgaug.core.io import save_png
+from bgaug.core.maskbank import open_mask_bank
 from bgaug.core.seeding import torch_generator
 from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 
 GAP = 2
+MAX_PREVIEW_SIZE = 2048
+MAX_PREVIEW_IMAGES = 64
 HEADER = 14
 """Height in pixels of the band of column headings above the grid."""
 
@@ -114,15 +119,27 @@ def preview_grid(batch: MaskedImages, views: ViewBatch, cell: int, method: str =
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, help="image folder (searched recursively)")
-    parser.add_argument("--masks", required=True, help="mask folder mirroring the image tree (.png)")
+    parser.add_argument(
+        "--masks",
+        required=True,
+        help="a mask bank (python -m bgaug.saliency handcrafted|predict --out), its masks/ folder, a mask "
+        "pack, or a folder of masks mirroring the image tree",
+    )
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument(
         "--method", default="moco_v2", choices=METHOD_NAMES, help="view recipe (default moco_v2)"
     )
     parser.add_argument("--bg-aug", default="bg_swaps", choices=BG_AUGS, help="background augmentation")
     parser.add_argument("--n", type=int, default=6, help="number of images (default 6)")
-    parser.add_argument("--image-size", type=int, default=224, help="view size (default 224)")
-    parser.add_argument("--load-size", type=int, default=256, help="load size before cropping (default 256)")
+    parser.add_argument(
+        "--image-size", type=int, default=224, help=f"view size (default 224, at most {MAX_PREVIEW_SIZE})"
+    )
+    parser.add_argument(
+        "--load-size",
+        type=int,
+        default=256,
+        help=f"load size before cropping (default 256, at most {MAX_PREVIEW_SIZE})",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paper-p", action="store_true", help="use the paper's p_pos / p_neg, not 1")
 
@@ -133,13 +150,20 @@ def run_from_args(args: argparse.Namespace) -> int:
     for name in ("n", "image_size", "load_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("image_size", "load_size"):  # a typo of 100000 px would try to allocate ~1 TB
+        if getattr(args, name) > MAX_PREVIEW_SIZE:
+            raise UsageError(
+                f"--{name.replace('_', '-')} must be at most {MAX_PREVIEW_SIZE}, got {getattr(args, name)}"
+            )
+    if args.n > MAX_PREVIEW_IMAGES:
+        raise UsageError(f"--n must be at most {MAX_PREVIEW_IMAGES} (one grid row each), got {args.n}")
     if not str(args.out).lower().endswith(".png"):
         raise UsageError(f"--out must name a .png file, got {args.out}")
     options: dict[str, float] = {}
     if not args.paper_p and args.bg_aug != "none":
         options = {"p_pos": 1.0, "warmup_epochs": 0} | ({"p_neg": 1.0} if args.bg_aug == "bg_swaps" else {})
     pipeline = build_pipeline(args.method, args.bg_aug, image_size=args.image_size, **options)
-    dataset = MaskedImageDataset(args.images, FolderMaskBank(args.images, args.masks), size=args.load_size)
+    dataset = MaskedImageDataset(args.images, open_mask_bank(args.images, args.masks), size=args.load_size)
     n = min(args.n, len(dataset))
     samples = [dataset[i] for i in tqdm(range(n), desc="loading", disable=n < 16)]
     batch = collate_masked(samples)

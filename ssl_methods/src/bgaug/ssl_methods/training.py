@@ -35,6 +35,7 @@ from bgaug.core.config import check_choice, check_positive, config_from_dict, co
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import Preprocess, TrainProgress, ViewBatch
 from bgaug.core.io import atomic_write_text, load_checkpoint, save_checkpoint
+from bgaug.core.preflight import check_device
 from bgaug.core.seeding import spawn_seed
 from bgaug.ssl_methods.methods.base import Method
 from bgaug.ssl_methods.optim import OPTIMIZERS, SCHEDULES, build_optimizer, learning_rate
@@ -43,7 +44,7 @@ CHECKPOINT_FORMAT = "bgaug-ssl-train/1"
 BatchProvider = Callable[[int, int], Iterable[ViewBatch]]
 
 # Fields that may change between a run and its resumption; every other field must match.
-_RESUMABLE_CHANGES = frozenset(
+RESUMABLE_CHANGES = frozenset(
     {"device", "checkpoint_every", "keep_checkpoints", "log_every", "progress_bar", "tensorboard", "compile"}
 )
 
@@ -172,10 +173,8 @@ class TrainResult:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {name!r} requested but CUDA is not available")
-    return device
+    check_device(name)  # one line, not CUDA's traceback, when the machine lacks it
+    return torch.device(name)
 
 
 def _rng_state(device: torch.device) -> dict[str, Tensor]:
@@ -201,7 +200,7 @@ def _all_finite(tensors: list[Tensor]) -> bool:
 def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
     current = config_to_dict(config)
     for f in fields(TrainConfig):
-        if f.name in _RESUMABLE_CHANGES:
+        if f.name in RESUMABLE_CHANGES:
             continue
         before, now = saved.get(f.name), current[f.name]
         if isinstance(before, list | tuple):
@@ -277,179 +276,213 @@ def train(
     ``resume=True`` continues from ``out_dir/checkpoints/last.pt`` when it exists (and starts fresh
     otherwise); ``resume=False`` refuses to overwrite an existing run.
     """
-    hooks = hooks or TrainHooks()
-    main = hooks.is_main_process
-    out = Path(out_dir)
-    ckpt_dir = out / "checkpoints"
-    last_path = ckpt_dir / "last.pt"
-    metrics_path = out / "metrics.jsonl"
-    device = resolve_device(config.device)
-    if config.amp and config.amp_dtype == "float16" and device.type != "cuda":
-        raise UsageError("amp_dtype='float16' needs a CUDA device; use bfloat16")
+    trainer = _Trainer(method, config, Path(out_dir), hooks or TrainHooks())
+    trainer.start(resume)
+    trainer.run(batches)
+    return trainer.finish(preprocess)
 
-    method.to(device)
-    if config.channels_last:
-        method.to(memory_format=torch.channels_last)  # type: ignore[call-arg]
-    optimizer = build_optimizer(
-        method,
-        config.optimizer,
-        lr=config.peak_lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-        exclude_bias_and_norm=config.exclude_bias_and_norm,
-        lars_eta=config.lars_eta,
-    )
-    use_scaler = config.amp and config.amp_dtype == "float16"
-    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
 
-    global_step = 0
-    epoch_loss = [0.0, 0.0]  # running (sum, count) of this epoch's losses, checkpointed for exact resume
-    if last_path.exists() and not resume:
-        raise FileExistsError(f"{last_path} exists: pass resume=True to continue, or use another out_dir")
-    if resume and last_path.exists():
-        state = load_checkpoint(last_path, map_location=str(device))
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise UsageError(f"{last_path}: not a bgaug training checkpoint")
-        if state.get("method") != method.name:
-            raise UsageError(
-                f"cannot resume: checkpoint trained {state.get('method')!r}, not {method.name!r}"
+class _Trainer:
+    """One training run's state and its steps: build, start or resume, loop, checkpoint, finish."""
+
+    def __init__(self, method: Method, config: TrainConfig, out: Path, hooks: TrainHooks) -> None:
+        self.method, self.config, self.out, self.hooks = method, config, out, hooks
+        self.main = hooks.is_main_process
+        self.ckpt_dir = out / "checkpoints"
+        self.last_path = self.ckpt_dir / "last.pt"
+        self.metrics_path = out / "metrics.jsonl"
+        self.device = resolve_device(config.device)
+        if config.amp and config.amp_dtype == "float16" and self.device.type != "cuda":
+            raise UsageError("amp_dtype='float16' needs a CUDA device; use bfloat16")
+        method.to(self.device)
+        if config.channels_last:
+            method.to(memory_format=torch.channels_last)  # type: ignore[call-arg]
+        self.optimizer = build_optimizer(
+            method,
+            config.optimizer,
+            lr=config.peak_lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            exclude_bias_and_norm=config.exclude_bias_and_norm,
+            lars_eta=config.lars_eta,
+        )
+        self.use_scaler = config.amp and config.amp_dtype == "float16"
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_scaler)
+        self.autocast_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
+        self.global_step = 0
+        self.epoch_loss = [0.0, 0.0]  # running (sum, count) of this epoch's losses, for exact resume
+        self.params = [p for p in method.parameters() if p.requires_grad]
+        self.result = TrainResult(global_step=0, metrics_path=self.metrics_path if self.main else None)
+
+    # -- start ------------------------------------------------------------------------------------
+    def start(self, resume: bool) -> None:
+        """Resume from ``last.pt`` (``resume`` and it exists) or start fresh; refuse to overwrite a run."""
+        if self.last_path.exists() and not resume:
+            raise FileExistsError(
+                f"{self.last_path} exists: pass resume=True to continue, or use another out_dir"
             )
-        _check_resumable(state["config"], config)
-        method.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if use_scaler and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"], device)
-        global_step = int(state["global_step"])
-        epoch_loss = [float(v) for v in state["epoch_loss"].tolist()]
-        if main:
-            _trim_metrics(metrics_path, global_step)
-    else:
-        torch.manual_seed(spawn_seed(config.seed, "train"))
-        if device.type == "cuda":
-            torch.cuda.manual_seed(spawn_seed(config.seed, "train", "cuda"))
-        if main:
-            out.mkdir(parents=True, exist_ok=True)
-            if metrics_path.exists():
-                metrics_path.unlink()
+        if resume and self.last_path.exists():
+            self._resume()
+        else:
+            self._start_fresh()
+        self.result.global_step = self.global_step
+        model: nn.Module = self.hooks.wrap_model(self.method) if self.hooks.wrap_model else self.method
+        self.forward: Callable[[ViewBatch], Any] = torch.compile(model) if self.config.compile else model
+        self.method.train()
+        self.log = _MetricsLog(self.metrics_path, self.main, self.config.tensorboard)
 
-    model: nn.Module = hooks.wrap_model(method) if hooks.wrap_model else method
-    forward: Callable[[ViewBatch], Any] = torch.compile(model) if config.compile else model
-    method.train()
-    log = _MetricsLog(metrics_path, main, config.tensorboard)
-    params = [p for p in method.parameters() if p.requires_grad]
-    result = TrainResult(global_step=global_step, metrics_path=metrics_path if main else None)
-    autocast_dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
+    def _resume(self) -> None:
+        state = load_checkpoint(self.last_path, map_location=str(self.device))
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise UsageError(f"{self.last_path}: not a bgaug training checkpoint")
+        if state.get("method") != self.method.name:
+            raise UsageError(
+                f"cannot resume: checkpoint trained {state.get('method')!r}, not {self.method.name!r}"
+            )
+        _check_resumable(state["config"], self.config)
+        self.method.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.use_scaler and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"], self.device)
+        self.global_step = int(state["global_step"])
+        self.epoch_loss = [float(v) for v in state["epoch_loss"].tolist()]
+        if self.main:
+            _trim_metrics(self.metrics_path, self.global_step)
 
-    def write_checkpoint(metrics: Mapping[str, float]) -> None:
-        if not main:
-            return
-        if not _all_finite([p.detach() for p in method.parameters()]):
+    def _start_fresh(self) -> None:
+        torch.manual_seed(spawn_seed(self.config.seed, "train"))
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(spawn_seed(self.config.seed, "train", "cuda"))
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if self.metrics_path.exists():
+                self.metrics_path.unlink()
+
+    # -- loop -------------------------------------------------------------------------------------
+    def run(self, batches: BatchProvider) -> None:
+        config = self.config
+        bar = _progress(config.total_steps, self.global_step, self.main and config.progress_bar)
+        try:
+            while self.global_step < config.total_steps:
+                epoch, start = divmod(self.global_step, config.steps_per_epoch)
+                ran = start
+                for batch in _take(batches(epoch, start), config.steps_per_epoch - start):
+                    ran += 1
+                    self._step(batch, epoch, end_of_epoch=ran == config.steps_per_epoch, bar=bar)
+                if ran < config.steps_per_epoch:
+                    raise ValueError(
+                        f"batches({epoch}, {start}) yielded {ran - start} batches; "
+                        f"steps_per_epoch={config.steps_per_epoch} needs {config.steps_per_epoch - start}"
+                    )
+                self._end_epoch(epoch)
+        finally:
+            bar.close()
+            self.log.close()
+
+    def _step(self, batch: ViewBatch, epoch: int, *, end_of_epoch: bool, bar: Any) -> None:
+        """One optimiser step on ``batch``: forward, finiteness checks, backward, update, log."""
+        config = self.config
+        lr = config.lr_at(self.global_step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = batch.to(self.device, non_blocking=True, channels_last=config.channels_last)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=config.amp):
+            output = self.forward(batch)
+        loss = output.loss
+        loss_value = float(loss.detach())
+        where = f"epoch {epoch}, step {self.global_step + 1}"
+        if not math.isfinite(loss_value):
             raise TrainingDivergedError(
-                f"weights became non-finite by step {global_step}; kept the last good checkpoint {last_path}"
+                f"loss is {loss_value} at {where}; stopped, last good checkpoint kept: {self.last_path}"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not self.use_scaler and not _all_finite(grads):
+            raise TrainingDivergedError(
+                f"non-finite gradient at {where}; stopped, last good checkpoint kept: {self.last_path}"
+            )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.global_step += 1
+        self.method.on_step_end(TrainProgress(self.global_step, config.total_steps, epoch, config.epochs))
+        self.epoch_loss = [self.epoch_loss[0] + loss_value, self.epoch_loss[1] + 1]
+        self.result.losses.append(loss_value)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.3g}")
+        step_metrics = {"loss": loss_value, **{k: float(v) for k, v in output.metrics.items()}}
+        if self.global_step % config.log_every == 0:
+            self.log.write({"epoch": epoch, "step": self.global_step, "lr": lr, **step_metrics})
+        if config.checkpoint_every and self.global_step % config.checkpoint_every == 0 and not end_of_epoch:
+            self._write_checkpoint(step_metrics)
+
+    def _end_epoch(self, epoch: int) -> None:
+        summary: dict[str, float] = {}
+        if self.epoch_loss[1]:
+            summary["epoch_loss"] = self.epoch_loss[0] / self.epoch_loss[1]
+        self.epoch_loss = [0.0, 0.0]
+        if self.hooks.on_epoch_end:
+            extra = self.hooks.on_epoch_end(epoch, self.method, summary)
+            summary.update({k: float(v) for k, v in (extra or {}).items()})
+            self.method.train()
+        self.log.write({"epoch": epoch, "step": self.global_step, "event": "epoch_end", **summary})
+        self.result.final_metrics = summary
+        self._write_checkpoint(summary)
+
+    # -- files ------------------------------------------------------------------------------------
+    def _write_checkpoint(self, metrics: Mapping[str, float]) -> None:
+        if not self.main:
+            return
+        if not _all_finite([p.detach() for p in self.method.parameters()]):
+            raise TrainingDivergedError(
+                f"weights became non-finite by step {self.global_step}; "
+                f"kept the last good checkpoint {self.last_path}"
             )
         state = {
             "format": CHECKPOINT_FORMAT,
-            "method": method.name,
-            "arch": method.arch,
-            "small_stem": method.small_stem,
-            "global_step": global_step,
-            "model": method.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": _rng_state(device),
-            "epoch_loss": torch.tensor(epoch_loss, dtype=torch.float64),
-            "config": config_to_dict(config),
+            "method": self.method.name,
+            "arch": self.method.arch,
+            "small_stem": self.method.small_stem,
+            "global_step": self.global_step,
+            "model": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": _rng_state(self.device),
+            "epoch_loss": torch.tensor(self.epoch_loss, dtype=torch.float64),
+            "config": config_to_dict(self.config),
         }
-        if use_scaler:
-            state["scaler"] = scaler.state_dict()
-        save_checkpoint(state, last_path)
-        if config.keep_checkpoints:
-            save_checkpoint(state, ckpt_dir / f"step_{global_step:08d}.pt")
-        result.checkpoint = last_path
-        if hooks.on_checkpoint:
-            hooks.on_checkpoint(last_path, metrics)
+        if self.use_scaler:
+            state["scaler"] = self.scaler.state_dict()
+        save_checkpoint(state, self.last_path)
+        if self.config.keep_checkpoints:
+            save_checkpoint(state, self.ckpt_dir / f"step_{self.global_step:08d}.pt")
+        self.result.checkpoint = self.last_path
+        if self.hooks.on_checkpoint:
+            self.hooks.on_checkpoint(self.last_path, metrics)
 
-    bar = _progress(config.total_steps, global_step, main and config.progress_bar)
-    try:
-        while global_step < config.total_steps:
-            epoch, start = divmod(global_step, config.steps_per_epoch)
-            ran = start
-            for batch in _take(batches(epoch, start), config.steps_per_epoch - start):
-                lr = config.lr_at(global_step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                batch = batch.to(device, non_blocking=True, channels_last=config.channels_last)
-                with torch.autocast(device.type, dtype=autocast_dtype, enabled=config.amp):
-                    output = forward(batch)
-                loss = output.loss
-                loss_value = float(loss.detach())
-                where = f"epoch {epoch}, step {global_step + 1}"
-                if not math.isfinite(loss_value):
-                    raise TrainingDivergedError(
-                        f"loss is {loss_value} at {where}; stopped, last good checkpoint kept: {last_path}"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                grads = [p.grad for p in params if p.grad is not None]
-                if not use_scaler and not _all_finite(grads):
-                    raise TrainingDivergedError(
-                        f"non-finite gradient at {where}; stopped, last good checkpoint kept: {last_path}"
-                    )
-                scaler.step(optimizer)
-                scaler.update()
-                global_step += 1
-                ran += 1
-                method.on_step_end(TrainProgress(global_step, config.total_steps, epoch, config.epochs))
-                epoch_loss = [epoch_loss[0] + loss_value, epoch_loss[1] + 1]
-                result.losses.append(loss_value)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.3g}")
-                step_metrics = {"loss": loss_value, **{k: float(v) for k, v in output.metrics.items()}}
-                if global_step % config.log_every == 0:
-                    log.write({"epoch": epoch, "step": global_step, "lr": lr, **step_metrics})
-                end_of_epoch = ran == config.steps_per_epoch
-                if (
-                    config.checkpoint_every
-                    and global_step % config.checkpoint_every == 0
-                    and not end_of_epoch
-                ):
-                    write_checkpoint(step_metrics)
-            if ran < config.steps_per_epoch:
-                raise ValueError(
-                    f"batches({epoch}, {start}) yielded {ran - start} batches; "
-                    f"steps_per_epoch={config.steps_per_epoch} needs {config.steps_per_epoch - start}"
-                )
-            summary: dict[str, float] = {}
-            if epoch_loss[1]:
-                summary["epoch_loss"] = epoch_loss[0] / epoch_loss[1]
-            epoch_loss = [0.0, 0.0]
-            if hooks.on_epoch_end:
-                extra = hooks.on_epoch_end(epoch, method, summary)
-                summary.update({k: float(v) for k, v in (extra or {}).items()})
-                method.train()
-            log.write({"epoch": epoch, "step": global_step, "event": "epoch_end", **summary})
-            result.final_metrics = summary
-            write_checkpoint(summary)
-    finally:
-        bar.close()
-        log.close()
-
-    result.global_step = global_step
-    if main:
-        result.backbone = out / "backbone.pt"
-        save_backbone(
-            result.backbone,
-            method.backbone,
-            arch=method.arch,
-            small_stem=method.small_stem,
-            head=method.export_head,
-            preprocess=preprocess,
-            meta={"method": method.name, "epochs": config.epochs, "config": config_to_dict(config)},
-        )
-        if result.checkpoint is None and last_path.exists():
-            result.checkpoint = last_path
-    return result
+    def finish(self, preprocess: Preprocess | None) -> TrainResult:
+        """Export ``backbone.pt`` (main process) and return the result."""
+        result = self.result
+        result.global_step = self.global_step
+        if self.main:
+            result.backbone = self.out / "backbone.pt"
+            save_backbone(
+                result.backbone,
+                self.method.backbone,
+                arch=self.method.arch,
+                small_stem=self.method.small_stem,
+                head=self.method.export_head,
+                preprocess=preprocess,
+                meta={
+                    "method": self.method.name,
+                    "epochs": self.config.epochs,
+                    "config": config_to_dict(self.config),
+                },
+            )
+            if result.checkpoint is None and self.last_path.exists():
+                result.checkpoint = self.last_path
+        return result
 
 
 def _take(items: Iterable[ViewBatch], n: int) -> Iterator[ViewBatch]:
