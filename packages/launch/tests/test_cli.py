@@ -117,3 +117,59 @@ def test_a_bad_option_fails_before_ray_starts_or_a_file_is_written(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and cause in err, err
     assert not out.exists()  # no config.json that would refuse the corrected rerun
+
+
+def test_pretraining_refuses_a_mask_bank_of_other_images(
+    synth_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A changed image (same name, same size) or an added one: stale masks would train silently
+    (the first) or fail mid-run with a KeyError (the second). Both are named before training starts."""
+    import os
+    import shutil
+
+    from bgaug.core.io import load_image, save_png
+    from bgaug.saliency.cli import main as saliency
+
+    images = tmp_path / "images"
+    shutil.copytree(synth_root / "pretrain", images)
+    bank = tmp_path / "bank"
+    assert saliency(["handcrafted", "--method", "rbd", "--images", str(images), "--out", str(bank)]) == 0
+    capsys.readouterr()
+    args = [
+        "pretrain",
+        "--method",
+        "moco_v2",
+        "--bg-aug",
+        "bg_rm",
+        "--data",
+        str(images),
+        "--masks",
+        str(bank),
+    ]
+    args += ["--workers", "0", "--out", str(tmp_path / "run")]
+    changed = images / "c0" / "000000.png"
+    save_png(changed, 255 - load_image(changed))  # new content, same name and size
+    os.utime(changed, ns=(1, 10**18))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c0/000000.png: changed since the mask bank was built" in err
+    shutil.copy(images / "c0" / "000001.png", images / "c0" / "extra.png")
+    assert main(args) == 2
+    assert "c0/extra.png: not in the mask bank" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_refused_resume_leaves_the_runs_config_as_it_was(
+    synth_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    args = ["pretrain", "--method", "moco_v2", "--bg-aug", "none", "--data", str(synth_root / "pretrain")]
+    args += ["--arch", "resnet10_w16", "--image-size", "24", "--batch-size", "8", "--epochs", "1"]
+    args += ["--workers", "0", "--loader-workers", "0", "--method-option", "queue_size=16", "--out", str(run)]
+    assert main([*args, "--train-option", "progress_bar=false"]) == 0
+    before = (run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert main(["pretrain", "--resume", str(run), "--epochs", "2"]) == 2
+    assert "cannot resume: epochs was 1, now 2" in capsys.readouterr().err
+    assert (run / "config.json").read_bytes() == before
+    assert main(["pretrain", "--resume", str(run), "--knn-every", "3"]) == 0  # how it is monitored may change

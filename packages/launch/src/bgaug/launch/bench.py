@@ -429,17 +429,13 @@ def _wait_for_warmers(
 
 
 def run(args: argparse.Namespace) -> int:
-    from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
+    """``bgaug bench``: make the JPEG folder and its pack, measure every configuration, report."""
     from bgaug.ssl_methods.training import resolve_device
 
     run_started = time.perf_counter()
     device = resolve_device(args.device)
     _fill_defaults(args, device)
-    for method, bg_aug in args.config_list:
-        if method not in METHOD_NAMES:
-            raise UsageError(f"unknown method {method!r} in --configs")
-        if bg_aug not in BG_AUGS:
-            raise UsageError(f"unknown background augmentation {bg_aug!r} in --configs")
+    _check_configs(args.config_list)
     if args.warm_compile:
         warm_compile(args, device)
         return 0
@@ -447,9 +443,53 @@ def run(args: argparse.Namespace) -> int:
     precompile = True in modes and (
         args.precompile == "yes" or (args.precompile == "auto" and device.type == "cuda")
     )
+    report = _report_header(args, device)
+    temporary = args.data_dir is None
+    root = Path(tempfile.mkdtemp(prefix="bgaug-bench-")) if temporary else Path(args.data_dir)
+    warmers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        if precompile:
+            warmers = _start_warmers(args, root)
+        report["data"] = make_dataset(
+            root, args.images, args.unique, args.photo_side, workers=args.workers or 1
+        )
+        print(
+            f"[bench] {args.images} JPEGs ({report['data']['mean_jpeg_kb']:.0f} KiB on average) and their "
+            f"mask pack in {report['data']['seconds']:.1f} s",
+            flush=True,
+        )
+        if warmers:
+            report["precompile"] = _wait_for_warmers(warmers, started)
+        for compiled in modes:
+            for method, bg_aug in args.config_list:
+                report["results"].append(_measure_one(method, bg_aug, compiled, args, report, device))
+    finally:
+        for _, process, _ in warmers:  # still running only when this run failed first
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)
+    return _summarise(report, args, run_started)
+
+
+def _check_configs(configs: Sequence[tuple[str, str]]) -> None:
+    from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
+
+    for method, bg_aug in configs:
+        if method not in METHOD_NAMES:
+            raise UsageError(f"unknown method {method!r} in --configs")
+        if bg_aug not in BG_AUGS:
+            raise UsageError(f"unknown background augmentation {bg_aug!r} in --configs")
+
+
+def _report_header(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """What the run measures on: date, machine, versions and settings; ``results`` filled later."""
     import torchvision
 
-    report: dict[str, Any] = {
+    return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "host": platform.node(),
@@ -467,56 +507,48 @@ def run(args: argparse.Namespace) -> int:
         "warmup": args.warmup,
         "results": [],
     }
-    temporary = args.data_dir is None
-    root = Path(tempfile.mkdtemp(prefix="bgaug-bench-")) if temporary else Path(args.data_dir)
+
+
+def _start_warmers(args: argparse.Namespace, root: Path) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
+    """Compile-warming subprocesses, one per command of ``_precompile_commands``, logging under ``root``."""
     warmers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    for command in _precompile_commands(args):
+        log = root / f"precompile-{len(warmers)}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        warmers.append((command[command.index("--configs") + 1], process, log))
+    return warmers
+
+
+def _measure_one(
+    method: str,
+    bg_aug: str,
+    compiled: bool,
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    device: torch.device,
+) -> dict[str, Any]:
+    """One configuration's measurement (an error entry under ``--keep-going``), printed and saved."""
+    started = time.perf_counter()
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        if precompile:
-            for command in _precompile_commands(args):
-                log = root / f"precompile-{len(warmers)}.log"
-                with log.open("wb") as sink:
-                    process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-                warmers.append((command[command.index("--configs") + 1], process, log))
-        report["data"] = make_dataset(
-            root, args.images, args.unique, args.photo_side, workers=args.workers or 1
-        )
-        print(
-            f"[bench] {args.images} JPEGs ({report['data']['mean_jpeg_kb']:.0f} KiB on average) and their "
-            f"mask pack in {report['data']['seconds']:.1f} s",
-            flush=True,
-        )
-        if warmers:
-            report["precompile"] = _wait_for_warmers(warmers, started)
-        for compiled in modes:
-            for method, bg_aug in args.config_list:
-                started = time.perf_counter()
-                try:
-                    result = measure(method, bg_aug, compiled, args, report["data"], device)
-                except (RuntimeError, ValueError) as exc:  # one broken configuration must not cost the rest
-                    if not args.keep_going:
-                        raise
-                    result = {"method": method, "bg_aug": bg_aug, "compiled": compiled, "error": repr(exc)}
-                    print(
-                        f"[bench] {_config_name(method, bg_aug)} compiled={compiled} failed: {exc!r}",
-                        flush=True,
-                    )
-                result["seconds"] = time.perf_counter() - started
-                report["results"].append(result)
-                if "error" not in result:
-                    print(_table([result]).splitlines()[-1] + f"  ({result['seconds']:.0f} s)", flush=True)
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                if args.json:
-                    atomic_write_json(args.json, report)
-    finally:
-        for _, process, _ in warmers:  # still running only when this run failed first
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        if temporary:
-            shutil.rmtree(root, ignore_errors=True)
+        result = measure(method, bg_aug, compiled, args, report["data"], device)
+    except (RuntimeError, ValueError) as exc:  # one broken configuration must not cost the rest
+        if not args.keep_going:
+            raise
+        result = {"method": method, "bg_aug": bg_aug, "compiled": compiled, "error": repr(exc)}
+        print(f"[bench] {_config_name(method, bg_aug)} compiled={compiled} failed: {exc!r}", flush=True)
+    result["seconds"] = time.perf_counter() - started
+    if "error" not in result:
+        print(_table([result]).splitlines()[-1] + f"  ({result['seconds']:.0f} s)", flush=True)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if args.json:
+        atomic_write_json(args.json, {**report, "results": [*report["results"], result]})
+    return result
+
+
+def _summarise(report: dict[str, Any], args: argparse.Namespace, run_started: float) -> int:
+    """Ratios over the measured configurations, the JSON and the table; exit 1 if any failed."""
     measured = [r for r in report["results"] if "error" not in r]
     failed = len(report["results"]) - len(measured)
     if not measured:

@@ -26,6 +26,7 @@ from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json
 from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 from bgaug.ssl_methods.recipes import TRAIN_RECIPES, recipe_method_options
+from bgaug.ssl_methods.training import RESUMABLE_CHANGES
 
 SYNC_BN = ("auto", "none", "global", "group")
 DATA_PATHS = ("auto", "workers", "device")
@@ -165,6 +166,40 @@ class PretrainConfig:
 
     def updated(self, **changes: Any) -> PretrainConfig:
         return replace(self, **changes)
+
+
+RESUMABLE_FIELDS = frozenset(
+    {
+        "loader_workers",
+        "knn_every",
+        "knn_train",
+        "knn_val",
+        "knn_k",
+        "data_path",
+        "cpu_decode_share",
+        "cache_images",
+    }
+)
+"""PretrainConfig fields a resumed run may change: how data is fed and monitored, never what is trained."""
+
+
+def check_resumable(before: PretrainConfig, now: PretrainConfig) -> None:
+    """Refuse, before anything is written, a resume that would change what is being trained."""
+    old, new = before.to_dict(), now.to_dict()
+    for name in sorted(set(old) | set(new)):
+        if name in RESUMABLE_FIELDS or old.get(name) == new.get(name):
+            continue
+        if name == "train_options":
+            changed = {
+                k for k in set(old[name]) | set(new[name]) if old[name].get(k) != new[name].get(k)
+            } - RESUMABLE_CHANGES
+            if not changed:
+                continue
+            name = f"train_options {', '.join(sorted(changed))}"
+        raise UsageError(
+            f"cannot resume: {name} was {old.get(name.split()[0])!r}, now {new.get(name.split()[0])!r}; "
+            "continue with the run's own settings, or start a new run"
+        )
 
 
 RECIPE_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -508,8 +508,7 @@ def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str,
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    per_seed = RANDOM_INITS + len(preset.runs)
-    progress = Progress(2 + 2 * per_seed * n_seeds + 1)
+    progress = Progress(2 + 2 * (RANDOM_INITS + len(preset.runs)) * n_seeds + 1)
 
     data = _synth(out, preset, progress)
     data_root = Path(data["root"])
@@ -517,86 +516,113 @@ def run_demo(out: Path, preset_name: str, seeds: int | None = None) -> dict[str,
     masks = _masks(out, data_root, preset, data_key, progress)
     bank = Path(masks["bank"])
     mask_key = _key({"data": data_key, **preset.saliency})
-
-    runs: list[dict[str, Any]] = []
-    for seed in range(n_seeds):
-        for method, bg_aug in ((RANDOM_WEIGHTS, "none"), *preset.runs):
-            evaluations = []
-            for init in range(RANDOM_INITS if method == RANDOM_WEIGHTS else 1):
-                if method == RANDOM_WEIGHTS:
-                    trained = _random_weights(out, preset, seed, init, progress)
-                else:
-                    trained = _pretrain(
-                        out, data_root, bank, preset, (method, bg_aug), seed, mask_key, progress
-                    )
-                upstream = _key(_portable(trained, out))
-                evaluations.append(
-                    _evaluate(Path(trained["backbone"]), data_root, preset, upstream, seed, progress)
-                )
-            record: dict[str, Any] = {
-                "method": method,
-                "bg_aug": bg_aug,
-                "seed": seed,
-                # bgaug.evals reports top-1 in percent; results.json keeps fractions (for the
-                # random-weights reference, the mean over its RANDOM_INITS untrained backbones)
-                "in9": {
-                    name: float(np.mean([e["in9"]["variants"][name]["top1"] for e in evaluations])) / 100
-                    for name in evaluations[0]["in9"]["variants"]
-                },
-                "bg_gap": float(np.mean([e["in9"]["bg_gap"] for e in evaluations])) / 100,
-                "pretrain_seconds": trained.get("seconds"),
-            }
-            if "train_top1" in trained:
-                record["train_top1"] = float(trained["train_top1"]) / 100
-            runs.append(record)
+    runs = [
+        _train_and_evaluate(out, data_root, bank, preset, (method, bg_aug), seed, mask_key, progress)
+        for seed in range(n_seeds)
+        for method, bg_aug in ((RANDOM_WEIGHTS, "none"), *preset.runs)
+    ]
 
     since = progress.begin("report and figures")
     figures = _figures(out, data_root, bank, preset)
     classes = int(data["summary"]["params"]["classes"])
-    bank_scores = masks["eval"]
-    mask_scores: dict[str, Mapping[str, Any]] = {"centre prior (baseline)": bank_scores["centre_prior"]}
-    fit = masks.get("fit")
-    if fit is not None:
-        n = fit["n_images"]
-        for name, entry in fit["phase1"].items():
-            mask_scores[f"hand-crafted {name} ({n} fit images)"] = entry["pseudo_labels"]
-        for name, entry in fit["phase1"].items():
-            mask_scores[f"DeepUSPS2 phase-I network on {name} ({n} fit images)"] = entry["network"]
-        mask_scores[f"DeepUSPS2 fused detector ({n} fit images)"] = fit["detector"]
-    mask_scores[f"mask bank used for pretraining: {BANK_METHOD} at {BANK_THRESHOLD} (all images)"] = (
-        bank_scores
-    )
-    pretrain = preset.pretrain
     results: dict[str, Any] = {
-        "meta": {
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
-            "preset": preset_name,
-            "seeds": n_seeds,
-            "benchmark": f"synthetic, {classes} classes, {json.dumps(data['summary'].get('splits', {}))}",
-            "recipe": f"{pretrain.get('recipe', 'paper')} (bgaug pretrain --recipe; docs/science.md)",
-            "backbone": f"{pretrain.get('arch')} at {pretrain.get('image_size')} px",
-            "schedule": f"{pretrain.get('epochs')} epochs, batch {pretrain.get('batch_size')}"
-            + "".join(f"; {m}: {e} epochs" for m, e in preset.method_epochs.items()),
-            "linear probe": f"fast mode, {preset.linear_epochs} epochs on standardised features",
-            "wall time (s)": round(time.perf_counter() - started, 1),
-        },
-        "masks": {k: _mask_row(v) for k, v in mask_scores.items()},
+        "meta": _meta(preset_name, preset, n_seeds, data, runs, time.perf_counter() - started),
+        "masks": {k: _mask_row(v) for k, v in _mask_scores(masks).items()},
         "runs": runs,
         "learned_margin": LEARNED_MARGIN,
         "claims": check_claims(runs),
         "claim_rules": RULES,
         "mechanism": mechanism(runs),
     }
-    supervised = [float(r["train_top1"]) for r in runs if "train_top1" in r]
-    if supervised:
-        results["meta"]["supervised control, train-split top-1 (%)"] = ", ".join(
-            f"{100 * t:.1f}" for t in supervised
-        )
     atomic_write_json(out / "results.json", results)
     write_report(results, out, figures, chance=100.0 / classes)
     progress.end("report and figures", since)
     return results
+
+
+def _train_and_evaluate(
+    out: Path,
+    data_root: Path,
+    bank: Path,
+    preset: Preset,
+    run: Run,
+    seed: int,
+    mask_key: str,
+    progress: Progress,
+) -> dict[str, Any]:
+    """One row of the results: train (or build the untrained reference) and evaluate; the
+    random-weights row is the mean over ``RANDOM_INITS`` untrained backbones."""
+    method, bg_aug = run
+    evaluations = []
+    trained: dict[str, Any] = {}
+    for init in range(RANDOM_INITS if method == RANDOM_WEIGHTS else 1):
+        if method == RANDOM_WEIGHTS:
+            trained = _random_weights(out, preset, seed, init, progress)
+        else:
+            trained = _pretrain(out, data_root, bank, preset, run, seed, mask_key, progress)
+        upstream = _key(_portable(trained, out))
+        evaluations.append(_evaluate(Path(trained["backbone"]), data_root, preset, upstream, seed, progress))
+    record: dict[str, Any] = {
+        "method": method,
+        "bg_aug": bg_aug,
+        "seed": seed,
+        # bgaug.evals reports top-1 in percent; results.json keeps fractions
+        "in9": {
+            name: float(np.mean([e["in9"]["variants"][name]["top1"] for e in evaluations])) / 100
+            for name in evaluations[0]["in9"]["variants"]
+        },
+        "bg_gap": float(np.mean([e["in9"]["bg_gap"] for e in evaluations])) / 100,
+        "pretrain_seconds": trained.get("seconds"),
+    }
+    if "train_top1" in trained:
+        record["train_top1"] = float(trained["train_top1"]) / 100
+    return record
+
+
+def _mask_scores(masks: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Mask quality rows: the centre prior, the DeepUSPS2 fit's sets (when one ran), the bank."""
+    bank_scores = masks["eval"]
+    scores: dict[str, Mapping[str, Any]] = {"centre prior (baseline)": bank_scores["centre_prior"]}
+    fit = masks.get("fit")
+    if fit is not None:
+        n = fit["n_images"]
+        for name, entry in fit["phase1"].items():
+            scores[f"hand-crafted {name} ({n} fit images)"] = entry["pseudo_labels"]
+        for name, entry in fit["phase1"].items():
+            scores[f"DeepUSPS2 phase-I network on {name} ({n} fit images)"] = entry["network"]
+        scores[f"DeepUSPS2 fused detector ({n} fit images)"] = fit["detector"]
+    scores[f"mask bank used for pretraining: {BANK_METHOD} at {BANK_THRESHOLD} (all images)"] = bank_scores
+    return scores
+
+
+def _meta(
+    preset_name: str,
+    preset: Preset,
+    n_seeds: int,
+    data: Mapping[str, Any],
+    runs: Sequence[Mapping[str, Any]],
+    seconds: float,
+) -> dict[str, Any]:
+    """The report's Setup list: when, where, what data, recipe, backbone, schedule and probe."""
+    pretrain = preset.pretrain
+    classes = int(data["summary"]["params"]["classes"])
+    meta: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
+        "preset": preset_name,
+        "seeds": n_seeds,
+        "benchmark": f"synthetic, {classes} classes, {json.dumps(data['summary'].get('splits', {}))}",
+        "recipe": f"{pretrain.get('recipe', 'paper')} (bgaug pretrain --recipe; docs/science.md)",
+        "backbone": f"{pretrain.get('arch')} at {pretrain.get('image_size')} px",
+        "schedule": f"{pretrain.get('epochs')} epochs, batch {pretrain.get('batch_size')}"
+        + "".join(f"; {m}: {e} epochs" for m, e in preset.method_epochs.items()),
+        "linear probe": f"fast mode, {preset.linear_epochs} epochs on standardised features",
+        "wall time (s)": round(seconds, 1),
+    }
+    supervised = [float(r["train_top1"]) for r in runs if "train_top1" in r]
+    if supervised:
+        meta["supervised control, train-split top-1 (%)"] = ", ".join(f"{100 * t:.1f}" for t in supervised)
+    return meta
 
 
 def _mask_row(scores: Mapping[str, Any]) -> dict[str, float]:
@@ -616,7 +642,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    from bgaug.core.preflight import check_new_file, check_writable
+
     preset = args.preset or ("quick" if args.quick else "default")
+    check_writable(args.out, "--out")  # before the work, not after it
+    if args.json:
+        check_new_file(args.json, "--json", overwrite=True)
     results = run_demo(Path(args.out), preset, args.seeds)
     print(f"[demo] report: {Path(args.out).resolve() / 'report.md'}")
     for row in results["mechanism"]:

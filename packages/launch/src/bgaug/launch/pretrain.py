@@ -26,6 +26,7 @@ from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 from bgaug.launch.config import (
     RECIPE_DEFAULTS,
     PretrainConfig,
+    check_resumable,
     config_field_names,
     load_config,
     save_config,
@@ -169,6 +170,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-failures", type=int, default=3, help="worker-group restarts allowed (default 3)"
     )
+    parser.add_argument(
+        "--verify-masks",
+        action="store_true",
+        help="check every image against the mask bank's recorded hash before training (default: names, "
+        "sizes and modification times only)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the final metrics as JSON")
 
 
@@ -219,23 +226,30 @@ def pretrain(
     name: str | None = None,
     max_failures: int = 3,
     resume: bool = False,
+    verify_masks: bool = False,
     loop: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) a pretraining run in ``out``; return ``run.json``'s content.
 
+    Before anything starts, the mask bank must fit the image folder (the same images, unchanged:
+    ``core.maskbank.check_bank_fits_images``; ``verify_masks`` compares every image's hash).
     ``loop`` replaces the Ray workers' loop (``worker.train_worker``; tests wrap it to inject faults).
     """
+    from bgaug.core.maskbank import check_bank_fits_images, open_mask_bank
     from bgaug.launch.session import LocalSession
     from bgaug.launch.worker import check_options, run_training, train_worker
 
     if workers < 0:
         raise UsageError(f"--workers must be >= 0, got {workers}")
     check_options(config)
+    check_bank_fits_images(config.data, open_mask_bank(config.data, config.masks), hashes=verify_masks)
     out = out.resolve()
     if (out / CONFIG_FILE).exists() and not resume:
         raise FileExistsError(
             f"{out} already holds a run: pass --resume {out} to continue it, or another --out"
         )
+    if resume and (out / CONFIG_FILE).exists():
+        check_resumable(PretrainConfig.from_dict(load_config(out / CONFIG_FILE)), config)
     config.per_worker_batch(max(workers, 1))
     if config.sync_bn in ("global", "group") and workers > 1 and gpus_per_worker <= 0:
         raise UsageError(
@@ -307,6 +321,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         name=previous.get("name"),
         max_failures=args.max_failures,
         resume=bool(args.resume),
+        verify_masks=args.verify_masks,
     )
     print(json.dumps(run["metrics"], indent=2, sort_keys=True))
     if args.json:

@@ -280,7 +280,6 @@ def write_report(
         save_figure(variants_figure(runs, chance), out_dir / "in9_variants.png")
         all_figures["BG-Gap per model"] = "bg_gap.png"
         all_figures["Accuracy per ImageNet-9 variant"] = "in9_variants.png"
-    meta = results.get("meta", {})
     parts = [
         "# bgaug demo report",
         "",
@@ -289,56 +288,18 @@ def write_report(
         "",
         "## Setup",
         "",
-        *[f"- {k}: {v}" for k, v in meta.items()],
+        *[f"- {k}: {v}" for k, v in results.get("meta", {}).items()],
         "",
     ]
     if results.get("masks"):
-        parts += [
-            "## Mask quality against the exact ground truth (pretrain split)",
-            "",
-            mask_table(results["masks"]),
-            "",
-        ]
+        parts += ["## Mask quality against the exact ground truth (pretrain split)", ""]
+        parts += [mask_table(results["masks"]), ""]
     if runs:
-        parts += [
-            "## ImageNet-9 top-1 accuracy (%) after linear evaluation",
-            "",
-            "Mean ± SEM over seeds where several ran. BG-Gap = Mixed-Same − Mixed-Rand. Original is the",
-            "benchmark's own val split. The random-weights row is an untrained backbone through the same",
-            "linear evaluation: features a pretrained model must beat before its other numbers mean much.",
-            "",
-            in9_table(runs),
-            "",
-        ]
-        if "learned_margin" in results:
-            parts += [
-                "## Did features form? (Original top-1 against random weights)",
-                "",
-                learned_table(runs, float(results["learned_margin"])),
-                "",
-            ]
+        parts += _accuracy_section(runs, results.get("learned_margin"))
     if results.get("mechanism"):
-        parts += [
-            "## How each background augmentation moved the numbers (difference to its baseline, points)",
-            "",
-            "The paper's mechanism: Only-FG and Mixed-Rand rise (the model uses the foreground more).",
-            "A smaller BG-Gap with Mixed-Same falling and no foreground gain means the background cue",
-            "was lost.",
-            "",
-            "| model | " + " | ".join(MECHANISM_COLUMNS) + " | reading |",
-            "|---|" + "---|" * (len(MECHANISM_COLUMNS) + 1),
-        ]
-        for row in results["mechanism"]:
-            cells = [row.get(c, "–") for c in MECHANISM_COLUMNS]
-            parts.append(f"| {row['model']} | " + " | ".join(cells) + f" | {row['reading']} |")
-        parts.append("")
+        parts += _mechanism_section(results["mechanism"])
     if results.get("claims"):
-        parts += ["## The paper's claims, checked", ""]
-        if results.get("claim_rules"):
-            parts += [f"Rules: {results['claim_rules']}", ""]
-        parts += ["| claim | verdict | numbers |", "|---|---|---|"]
-        parts += [f"| {c['claim']} | {c['verdict']} | {c['numbers']} |" for c in results["claims"]]
-        parts.append("")
+        parts += _claims_section(results["claims"], results.get("claim_rules"))
     if all_figures:
         parts += ["## Figures", ""]
         for caption, file in all_figures.items():
@@ -346,3 +307,46 @@ def write_report(
     path = out_dir / "report.md"
     atomic_write_text(path, "\n".join(parts))
     return path
+
+
+def _accuracy_section(runs: Sequence[Mapping[str, Any]], learned_margin: float | None) -> list[str]:
+    parts = [
+        "## ImageNet-9 top-1 accuracy (%) after linear evaluation",
+        "",
+        "Mean ± SEM over seeds where several ran. BG-Gap = Mixed-Same − Mixed-Rand. Original is the",
+        "benchmark's own val split. The random-weights row is an untrained backbone through the same",
+        "linear evaluation: features a pretrained model must beat before its other numbers mean much.",
+        "",
+        in9_table(runs),
+        "",
+    ]
+    if learned_margin is not None:
+        parts += ["## Did features form? (Original top-1 against random weights)", ""]
+        parts += [learned_table(runs, float(learned_margin)), ""]
+    return parts
+
+
+def _mechanism_section(rows: Sequence[Mapping[str, str]]) -> list[str]:
+    parts = [
+        "## How each background augmentation moved the numbers (difference to its baseline, points)",
+        "",
+        "The paper's mechanism: Only-FG and Mixed-Rand rise (the model uses the foreground more).",
+        "A smaller BG-Gap with Mixed-Same falling and no foreground gain means the background cue",
+        "was lost.",
+        "",
+        "| model | " + " | ".join(MECHANISM_COLUMNS) + " | reading |",
+        "|---|" + "---|" * (len(MECHANISM_COLUMNS) + 1),
+    ]
+    for row in rows:
+        cells = [row.get(c, "–") for c in MECHANISM_COLUMNS]
+        parts.append(f"| {row['model']} | " + " | ".join(cells) + f" | {row['reading']} |")
+    return [*parts, ""]
+
+
+def _claims_section(claims: Sequence[Mapping[str, str]], rules: str | None) -> list[str]:
+    parts = ["## The paper's claims, checked", ""]
+    if rules:
+        parts += [f"Rules: {rules}", ""]
+    parts += ["| claim | verdict | numbers |", "|---|---|---|"]
+    parts += [f"| {c['claim']} | {c['verdict']} | {c['numbers']} |" for c in claims]
+    return [*parts, ""]

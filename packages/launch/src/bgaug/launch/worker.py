@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ from bgaug.core.interfaces import MaskBank, Preprocess
 from bgaug.core.io import load_checkpoint
 from bgaug.core.loading import EpochBatches, open_dataset
 from bgaug.core.maskbank import open_mask_bank
+from bgaug.core.vocabulary import method_traits
 from bgaug.launch.config import PretrainConfig
 from bgaug.launch.session import Session, TrainSession, TuneSession
+from bgaug.ssl_methods.methods.base import Method
 
 
 def load_size(image_size: int) -> int:
@@ -97,6 +99,17 @@ def convert_sync_bn(
     return converted
 
 
+def _buffer_sync(forward: bool) -> dict[str, Any]:
+    """DDP's keyword for syncing buffers at each forward: ``forward_sync_buffers`` since torch 2.13
+    (``broadcast_buffers`` warns there and will go), ``broadcast_buffers`` before. Buffers are synced
+    once at start either way, harmless here: every queue starts empty on every rank."""
+    import inspect
+
+    if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters:
+        return {"forward_sync_buffers": forward}
+    return {"broadcast_buffers": forward}
+
+
 def ddp_wrapper(device: torch.device, world_size: int) -> Any:
     """``TrainHooks.wrap_model``: DDP around the method when there is more than one worker."""
     if world_size == 1:
@@ -110,7 +123,7 @@ def ddp_wrapper(device: torch.device, world_size: int) -> Any:
         # must not overwrite it with rank 0's buffers at every forward. MoCo's queue is the same on
         # every worker (it enqueues all workers' keys), so the broadcast is harmless there.
         return nn.parallel.DistributedDataParallel(
-            method, device_ids=ids, find_unused_parameters=swav, broadcast_buffers=not swav
+            method, device_ids=ids, find_unused_parameters=swav, **_buffer_sync(not swav)
         )
 
     return wrap
@@ -184,44 +197,57 @@ def run_training(
     config: PretrainConfig, session: Session, out_dir: Path, *, resume: bool = False
 ) -> dict[str, Any]:
     """Train on this worker's shard; report to ``session`` after every checkpoint; return final metrics."""
-    from bgaug.augment import build_pipeline
     from bgaug.core.seeding import seed_everything
-    from bgaug.launch.monitor import KnnMonitor
-    from bgaug.ssl_methods import build_method
     from bgaug.ssl_methods.training import TrainHooks, train
 
     device = session.device
     if device.type == "cuda":
         torch.cuda.set_device(device)
     seed_everything(config.seed)  # identical initial weights on every rank
-    labelled = config.method == "supervised"
+    batches, num_classes = _training_batches(config, session, device)
+    method = _training_method(config, session, device, num_classes)
+    last = out_dir / "checkpoints" / "last.pt"
+    # A Ray session fetches the latest reported checkpoint, if there is one; where this attempt
+    # started is reported with every epoch so a restart or resume is visible in the results.
+    resumed_from = int(load_checkpoint(last).get("global_step", 0)) if session.restore(last) else 0
+    train_config = build_train_config(config, batches.steps_per_epoch, device, main=session.rank == 0)
+    result = train(
+        method,
+        batches,
+        train_config,
+        out_dir,
+        hooks=TrainHooks(
+            wrap_model=ddp_wrapper(device, session.world_size),
+            on_epoch_end=_epoch_reporter(config, session, device, resumed_from),
+            on_checkpoint=lambda path, metrics: session.report(dict(metrics), path),
+            is_main_process=True,
+        ),
+        resume=resume,
+        preprocess=eval_preprocess(config.image_size),
+    )
+    return dict(result.final_metrics)
+
+
+def _training_batches(
+    config: PretrainConfig, session: Session, device: torch.device
+) -> tuple[Any, int | None]:
+    """This worker's ``batches(epoch, start_step)`` (the device data path or loader workers) and the
+    class count of labelled data (``None`` for self-supervised methods)."""
+    from bgaug.augment import build_pipeline
+
+    labelled = method_traits(config.method).labels
     masks = open_mask_bank(config.data, config.masks)
     on_device = uses_device_path(config, device, masks)
+    size = load_size(config.image_size)
     dataset: Any
     if on_device:
         dataset = EncodedImageFolder(
             config.data, masks, labelled=labelled, cpu_decode_share=config.cpu_decode_share
         )
     else:
-        size = load_size(config.image_size)
         dataset = open_dataset(
-            config.data,
-            masks,
-            size=size,
-            labelled=labelled,
-            cache=lambda n: config.caches_images(n, size),
+            config.data, masks, size=size, labelled=labelled, cache=lambda n: config.caches_images(n, size)
         )
-    num_classes = len(getattr(dataset, "classes", ())) if labelled else None
-    method = build_method(
-        config.method,
-        arch=config.arch,
-        small_stem=config.small_stem,
-        num_classes=num_classes,
-        **config.all_method_options(),
-    )
-    method = convert_sync_bn(  # type: ignore[assignment]
-        method, config, session.rank, session.world_size, on_gpu=device.type == "cuda"
-    )
     pipeline = build_pipeline(
         config.method, config.bg_aug, image_size=config.image_size, **config.augment_kwargs()
     )
@@ -234,12 +260,38 @@ def run_training(
         "loader_workers": config.loader_workers,
     }
     batches = (
-        DeviceEpochBatches(
-            dataset, pipeline, load_size=load_size(config.image_size), decode_on_device=True, **shard
-        )
+        DeviceEpochBatches(dataset, pipeline, load_size=size, decode_on_device=True, **shard)
         if on_device
         else EpochBatches(dataset, pipeline, **shard)
     )
+    return batches, len(getattr(dataset, "classes", ())) if labelled else None
+
+
+def _training_method(
+    config: PretrainConfig, session: Session, device: torch.device, num_classes: int | None
+) -> Method:
+    """The method with the run's options, its BatchNorm synchronised as ``config.sync_bn`` says."""
+    from bgaug.ssl_methods import build_method
+
+    method = build_method(
+        config.method,
+        arch=config.arch,
+        small_stem=config.small_stem,
+        num_classes=num_classes,
+        **config.all_method_options(),
+    )
+    synced = convert_sync_bn(method, config, session.rank, session.world_size, on_gpu=device.type == "cuda")
+    assert isinstance(synced, Method)  # convert_sync_batchnorm returns the module it was given
+    return synced
+
+
+def _epoch_reporter(
+    config: PretrainConfig, session: Session, device: torch.device, resumed_from: int
+) -> Callable[[int, nn.Module, Mapping[str, float]], dict[str, float]]:
+    """``TrainHooks.on_epoch_end``: the epoch, where this attempt started and, on rank 0 every
+    ``knn_every`` epochs, the kNN monitor's accuracy."""
+    from bgaug.launch.monitor import KnnMonitor
+
     monitor = KnnMonitor.from_config(config, device) if session.rank == 0 else None
 
     def on_epoch_end(epoch: int, trained: nn.Module, metrics: Mapping[str, float]) -> dict[str, float]:
@@ -248,31 +300,7 @@ def run_training(
             extra.update(monitor(trained.backbone))  # type: ignore[arg-type]
         return extra
 
-    def on_checkpoint(path: Path, metrics: Mapping[str, float]) -> None:
-        session.report(dict(metrics), path)
-
-    last = out_dir / "checkpoints" / "last.pt"
-    # A Ray session fetches the latest reported checkpoint, if there is one; where this attempt
-    # started is reported with every epoch so a restart or resume is visible in the results.
-    resumed_from = 0
-    if session.restore(last):
-        resumed_from = int(load_checkpoint(last).get("global_step", 0))
-    train_config = build_train_config(config, batches.steps_per_epoch, device, main=session.rank == 0)
-    result = train(
-        method,
-        batches,
-        train_config,
-        out_dir,
-        hooks=TrainHooks(
-            wrap_model=ddp_wrapper(device, session.world_size),
-            on_epoch_end=on_epoch_end,
-            on_checkpoint=on_checkpoint,
-            is_main_process=True,
-        ),
-        resume=resume,
-        preprocess=eval_preprocess(config.image_size),
-    )
-    return dict(result.final_metrics)
+    return on_epoch_end
 
 
 def train_worker(loop_config: dict[str, Any]) -> None:
