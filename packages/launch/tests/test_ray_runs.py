@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,62 @@ def test_local_instance_stays_on_loopback(ray_session: None) -> None:
     nodes = ray.nodes()
     assert nodes and all(node["NodeManagerAddress"] == "127.0.0.1" for node in nodes)
     assert ray.cluster_resources().get("bgaug_trial_slot") == 2.0
+
+
+def _listening_addresses() -> list[str]:
+    """Local addresses of the TCP sockets this process listens on (Linux /proc)."""
+    import os
+    import socket
+
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            # /proc prints each 32-bit word of the address in host (little-endian) order
+            packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.append(socket.inet_ntop(family, packed))
+    return found
+
+
+def sockets_loop(loop_config: dict[str, Any]) -> None:
+    """After the process group is up (and used once), record where this worker listens."""
+    import ray.train
+    import torch.distributed as dist
+
+    total = torch.ones(1)
+    dist.all_reduce(total)
+    rank = ray.train.get_context().get_world_rank()
+    record = {"world": float(total), "listening": _listening_addresses()}
+    (Path(loop_config["marks"]) / f"rank{rank}.json").write_text(json.dumps(record))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads sockets from Linux /proc")
+def test_local_train_workers_listen_on_loopback_only(ray_session: None, tmp_path: Path) -> None:
+    from bgaug.launch.ray_train import fit_with_ray
+
+    fit_with_ray(sockets_loop, {"marks": str(tmp_path)}, num_workers=2, storage=str(tmp_path), name="s")
+    records = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
+    assert all(record["world"] == 2.0 for record in records)  # the two workers did meet
+    listening = [address for record in records for address in record["listening"]]
+    assert listening  # gloo listens on each worker: the probe does see sockets
+
+    def loopback(text: str) -> bool:
+        address = ipaddress.ip_address(text)
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1, gloo's dual-stack socket
+        return (mapped or address).is_loopback
+
+    assert all(loopback(address) for address in listening), listening
 
 
 def flaky_loop(loop_config: dict[str, Any]) -> None:
