@@ -47,6 +47,17 @@ def test_preview_writes_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "matched_negatives=3" in capsys.readouterr().out
 
 
+def test_preview_refuses_an_out_it_cannot_write_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images, masks = _folder(tmp_path)
+    (tmp_path / "grid.png").mkdir()  # a folder with a file's name
+    argv = ["preview", "--images", str(images), "--masks", str(masks), "--out", str(tmp_path / "grid.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--out" in err and "is a folder" in err, err
+
+
 def test_preview_tiles_name_every_column() -> None:
     from bgaug.augment import build_pipeline
     from bgaug.augment.preview import preview_tiles

@@ -153,6 +153,32 @@ def test_a_0_1_mask_reads_as_its_foreground_not_as_empty(tmp_path: Path) -> None
     assert load_mask(tmp_path / "8bit.png").sum() == 0
     Image.fromarray(np.zeros((6, 8), dtype=np.uint8)).save(tmp_path / "empty.png")
     assert load_mask(tmp_path / "empty.png").sum() == 0
+    m[0, 0] = 0
+    Image.fromarray(m.astype(np.uint16)).save(tmp_path / "01_16bit.png")  # 16-bit 0/1: not scaled away
+    assert load_mask(tmp_path / "01_16bit.png").sum() == 6
+    Image.fromarray(m.astype(np.uint16) * 65535).save(tmp_path / "16bit.png")
+    assert load_mask(tmp_path / "16bit.png").sum() == 6
+
+
+class _BadImages(torch.utils.data.Dataset[int]):
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "cut.jpg"
+        self.path.write_bytes(b"\xff\xd8\xff not a jpeg")
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> int:
+        load_image(self.path)
+        return index
+
+
+def test_a_bad_image_in_a_loader_process_arrives_as_one_line(tmp_path: Path) -> None:
+    loader = torch.utils.data.DataLoader(_BadImages(tmp_path), num_workers=1)
+    with pytest.raises(BadImageError) as info:
+        next(iter(loader))
+    assert str(info.value).startswith(f"{tmp_path / 'cut.jpg'}: not a recognised image")
+    assert "\n" not in str(info.value) and info.value.path == str(tmp_path / "cut.jpg")
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:

@@ -183,6 +183,7 @@ def test_cli_writes_json_and_preview(tmp_path: Path, capsys: pytest.CaptureFixtu
         ("--val-per-class", "1", "val_per_class"),
         ("--workers", "0", "--workers"),
         ("--preview", "x.jpg", "--preview"),
+        ("--json", ".", "--json"),  # a folder: refused before the benchmark is drawn
     ],
 )
 def test_cli_refuses_bad_arguments_in_one_line(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from bgaug.launch.cli import main
 
@@ -60,6 +61,51 @@ def test_existing_run_is_not_overwritten(tmp_path: Path, capsys: pytest.CaptureF
     assert "--resume" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["pretrain", "--method", "moco_v2", "--bg-aug", "none", "--workers", "0"],
+        ["sweep", "--method", "moco_v2", "--bg-aug", "bg_rm", "--grid", "p_pos=0.5,1.0"],
+        ["bench", "--device", "cpu"],
+    ],
+)
+def test_a_json_that_names_a_folder_fails_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    paths = ["--data", str(tmp_path), "--out", str(tmp_path / "o")]
+    if argv[0] == "bench":
+        paths = ["--data-dir", str(tmp_path / "d")]
+    assert main([*argv, *paths, "--json", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--json" in err and "is a folder" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing made: no run, no data
+
+
+def test_bench_never_removes_images_it_did_not_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "mine.jpg").write_bytes(b"a user's photo")
+    assert main(["bench", "--device", "cpu", "--data-dir", str(tmp_path)]) == 2
+    assert "did not make" in capsys.readouterr().err
+    assert (tmp_path / "images" / "mine.jpg").read_bytes() == b"a user's photo"
+
+
+def test_a_diverged_demo_run_ends_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bgaug.launch import demo
+    from bgaug.ssl_methods.training import TrainingDivergedError
+
+    def diverge(*args: object, **kwargs: object) -> None:
+        raise TrainingDivergedError("step 7: the loss is nan; last.pt kept (epoch 0)")
+
+    monkeypatch.setattr(demo, "run_demo", diverge)
+    assert main(["demo", "--quick", "--out", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "bgaug: error: step 7: the loss is nan; last.pt kept (epoch 0)"
+
+
 def test_demo_missing_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import sys
 
@@ -83,8 +129,29 @@ def test_sync_bn_needs_gpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main([*args, "--sync-bn", "global", "--workers", "2", "--out", str(tmp_path / "a")]) == 2
     assert "GPU" in capsys.readouterr().err
     group = ["--sync-bn", "group", "--sync-bn-group-size", "4", "--gpus-per-worker", "1", "--workers", "2"]
-    assert main([*args, *group, "--out", str(tmp_path / "b")]) == 2
+    cluster = ["--address", "auto"]  # a cluster's GPUs are Ray's to count; the checks come before joining it
+    assert main([*args, *group, *cluster, "--out", str(tmp_path / "b")]) == 2
     assert "does not divide" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize("command", ["pretrain", "sweep"])
+def test_gpu_workers_on_a_machine_without_one_fail_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    args = [command, "--method", "moco_v2", "--bg-aug", "none", "--data", str(tmp_path), "--workers", "2"]
+    args += ["--gpus-per-worker", "1", "--out", str(tmp_path / "o")]
+    if command == "sweep":
+        args = [arg if arg != "--workers" else "--workers-per-trial" for arg in args] + [
+            "--grid",
+            "seed=0,1",
+            "--metric",
+            "epoch_loss",
+        ]
+    assert main(args) == 2  # Ray would otherwise wait for GPUs that never come
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no usable CUDA GPU" in err, err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize(
@@ -117,6 +184,12 @@ def test_a_bad_option_fails_before_ray_starts_or_a_file_is_written(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and cause in err, err
     assert not out.exists()  # no config.json that would refuse the corrected rerun
+    # A sweep checks every grid point's options the same way, before Ray (where every trial would fail).
+    sweep = ["sweep", *args[1:-2], "--grid", "seed=0,1", "--metric", "epoch_loss", "--out", str(out), *option]
+    assert main(sweep) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and cause in err, err
+    assert not out.exists()
 
 
 def test_pretraining_refuses_a_mask_bank_of_other_images(
@@ -134,6 +207,8 @@ def test_pretraining_refuses_a_mask_bank_of_other_images(
     shutil.copytree(synth_root / "pretrain", images)
     bank = tmp_path / "bank"
     assert saliency(["handcrafted", "--method", "rbd", "--images", str(images), "--out", str(bank)]) == 0
+    pack = tmp_path / "pack"
+    assert saliency(["pack", "--bank", str(bank), "--out", str(pack)]) == 0
     capsys.readouterr()
     args = [
         "pretrain",
@@ -156,6 +231,9 @@ def test_pretraining_refuses_a_mask_bank_of_other_images(
     shutil.copy(images / "c0" / "000001.png", images / "c0" / "extra.png")
     assert main(args) == 2
     assert "c0/extra.png: not in the mask bank" in capsys.readouterr().err
+    packed = [*args[: args.index("--masks") + 1], str(pack), *args[args.index("--masks") + 2 :]]
+    assert main(packed) == 2  # a pack is checked too: it would stop the run half-way on extra.png
+    assert "c0/extra.png: not in the mask pack" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

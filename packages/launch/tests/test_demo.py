@@ -92,6 +92,26 @@ def test_a_cached_stage_finds_its_files_after_its_folder_moved(tmp_path: Path) -
     assert first["file"] == str(tmp_path / "a" / "f.txt")
 
 
+def test_a_folder_the_demo_did_not_make_is_never_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mine.txt").write_text("a user's file", encoding="utf-8")
+    assert demo.main(["--quick", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not made by bgaug demo" in err, err
+    assert (tmp_path / "data" / "mine.txt").read_text(encoding="utf-8") == "a user's file"
+
+    def work(directory: Path) -> dict[str, object]:
+        (directory / "f.txt").write_text("made", encoding="utf-8")
+        raise KeyboardInterrupt  # killed half-way: no finished marker
+
+    with pytest.raises(KeyboardInterrupt):
+        demo.stage("step", tmp_path / "half", {"k": 1}, work)
+    again = demo.stage("step", tmp_path / "half", {"k": 1}, lambda directory: {"redone": True})
+    assert again["redone"] and not (tmp_path / "half" / "f.txt").exists()  # its own half-made stage: redone
+
+
 def test_bad_seed_count_is_a_user_error(tmp_path: Path) -> None:
     assert demo.main(["--quick", "--out", str(tmp_path / "d"), "--seeds", "0"]) == 2
 

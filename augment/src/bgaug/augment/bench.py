@@ -31,7 +31,7 @@ from bgaug.augment.pipeline import ViewPipeline
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages
 from bgaug.core.io import atomic_write_json
-from bgaug.core.preflight import check_device
+from bgaug.core.preflight import check_device, check_json_out
 from bgaug.core.synth_scene import draw_scene
 from bgaug.core.tiling import tiled_background
 
@@ -198,6 +198,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    check_json_out(args.json)
     for name in ("image_size", "load_size", "batches", "repeats", "threads"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")

@@ -23,7 +23,8 @@ from bgaug.core.data import MaskedImageDataset, collate_masked
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
 from bgaug.core.io import save_png
-from bgaug.core.maskbank import open_mask_bank
+from bgaug.core.maskbank import check_bank_fits_images, open_mask_bank
+from bgaug.core.preflight import check_new_file
 from bgaug.core.seeding import torch_generator
 from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 
@@ -159,11 +160,16 @@ def run_from_args(args: argparse.Namespace) -> int:
         raise UsageError(f"--n must be at most {MAX_PREVIEW_IMAGES} (one grid row each), got {args.n}")
     if not str(args.out).lower().endswith(".png"):
         raise UsageError(f"--out must name a .png file, got {args.out}")
+    check_new_file(
+        args.out, "--out", overwrite=True
+    )  # a preview is redrawn; a folder or unwritable place is not
     options: dict[str, float] = {}
     if not args.paper_p and args.bg_aug != "none":
         options = {"p_pos": 1.0, "warmup_epochs": 0} | ({"p_neg": 1.0} if args.bg_aug == "bg_swaps" else {})
     pipeline = build_pipeline(args.method, args.bg_aug, image_size=args.image_size, **options)
-    dataset = MaskedImageDataset(args.images, open_mask_bank(args.images, args.masks), size=args.load_size)
+    bank = open_mask_bank(args.images, args.masks)
+    check_bank_fits_images(args.images, bank)  # a bank or pack of other images: named now, not a KeyError
+    dataset = MaskedImageDataset(args.images, bank, size=args.load_size)
     n = min(args.n, len(dataset))
     samples = [dataset[i] for i in tqdm(range(n), desc="loading", disable=n < 16)]
     batch = collate_masked(samples)

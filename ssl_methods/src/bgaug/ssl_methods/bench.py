@@ -21,6 +21,7 @@ from torch import Tensor
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import TrainProgress, ViewBatch
 from bgaug.core.io import atomic_write_json
+from bgaug.core.preflight import check_json_out
 from bgaug.ssl_methods.methods.base import Method
 from bgaug.ssl_methods.optim import build_optimizer
 from bgaug.ssl_methods.registry import METHODS, build_method
@@ -223,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     device = resolve_device(args.device)
+    check_json_out(args.json)
     _fill_defaults(args, device)
     modes = {"no": [False], "yes": [True], "both": [False, True]}[args.compile]
     result: dict[str, Any] = {

@@ -33,7 +33,12 @@ MIN_IMAGE_SIDE = 2
 class BadImageError(ValueError):
     """An image (or mask) file that cannot be used; the message names the path and the cause."""
 
-    def __init__(self, path: str | os.PathLike[str], reason: str):
+    def __init__(self, path: str | os.PathLike[str], reason: str | None = None):
+        if reason is None:
+            # Rebuilt from a message alone: torch's DataLoader re-raises a loader process's error as
+            # ``type(message)``, the message ending in the original ``BadImageError: PATH: REASON``.
+            last = str(path).rstrip().rsplit("\n", 1)[-1]
+            path, _, reason = last.split(f"{type(self).__name__}: ", 1)[-1].partition(": ")
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
@@ -131,7 +136,9 @@ def load_mask(
     """
     p = Path(path)
     img = _open_verified(p)
-    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F", "P", "RGBA", "LA"):
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I") and int(np.asarray(img).max(initial=0)) <= 1:
+        arr = np.asarray(img).astype(np.uint8)  # a 16-bit 0/1 export: scaling to 8 bits would empty it
+    elif img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F", "P", "RGBA", "LA"):
         arr = _to_rgb_uint8(img).max(axis=2)
     elif img.mode == "1":
         arr = np.asarray(img.convert("L"))

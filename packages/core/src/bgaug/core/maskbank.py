@@ -135,21 +135,37 @@ def _pack_reader() -> Any:
     return found[0].load()
 
 
+def pack_stale_images(image_root: str | os.PathLike[str], bank: Any) -> list[str]:
+    """Images added to or removed from ``image_root`` since a mask pack (anything with ``path(i)``)
+    was written; one line each. (A plain mask folder is matched to the images when it is opened.)"""
+    on_disk = set(list_images(image_root))
+    in_pack = {bank.path(i) for i in range(len(bank))}
+    problems = [
+        f"{rel}: not in the mask pack (added after it was written)" for rel in sorted(on_disk - in_pack)
+    ]
+    return problems + [f"{rel}: in the mask pack but not in the folder" for rel in sorted(in_pack - on_disk)]
+
+
 def check_bank_fits_images(
     image_root: str | os.PathLike[str], bank: MaskBank | None, *, hashes: bool = False, shown: int = 5
 ) -> None:
-    """Refuse to train with a mask bank built from other images (``DirectoryMaskBank.stale_images``):
-    stale masks would train silently on the wrong foregrounds. Other mask sources pass."""
-    if not isinstance(bank, DirectoryMaskBank):
+    """Refuse to train with masks made for other images (``DirectoryMaskBank.stale_images``,
+    ``pack_stale_images``): stale masks would train silently on the wrong foregrounds, or stop a run
+    half-way on an image they lack."""
+    if isinstance(bank, DirectoryMaskBank):
+        problems = bank.stale_images(image_root, hashes=hashes)
+    elif bank is not None and callable(getattr(bank, "path", None)):
+        problems = pack_stale_images(image_root, bank)
+    else:
         return
-    problems = bank.stale_images(image_root, hashes=hashes)
     if problems:
+        where = getattr(bank, "root", "")
         more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
         raise UsageError(
-            f"the mask bank {bank.root} does not fit the images in {image_root}: "
+            f"the masks at {where} do not fit the images in {image_root}: "
             + "; ".join(problems[:shown])
             + more
-            + ". Rebuild the bank (its build resumes: only changed images are redone)"
+            + ". Rebuild them (a bank's build resumes: only changed images are redone; then repack)"
         )
 
 

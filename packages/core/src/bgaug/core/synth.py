@@ -37,6 +37,7 @@ from tqdm import tqdm
 from bgaug.core.config import check_probability, check_range, config_to_dict
 from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, load_image, load_mask, save_png, sha256_bytes, sync_to_disk
+from bgaug.core.preflight import check_json_out
 from bgaug.core.synth_backgrounds import BACKGROUND_NAMES
 from bgaug.core.synth_in9 import MIXED, VARIANTS, mixed_sources, only_bg_t, variants
 from bgaug.core.synth_scene import background_family, draw_scene
@@ -318,6 +319,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    check_json_out(args.json)  # before the work, not after it
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.preview is not None and not str(args.preview).lower().endswith(".png"):

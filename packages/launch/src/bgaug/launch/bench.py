@@ -51,6 +51,7 @@ import torch
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import ViewBatch
 from bgaug.core.io import atomic_write_json, save_png
+from bgaug.core.preflight import check_json_out
 
 CONFIGS: tuple[tuple[str, str], ...] = (
     ("moco_v2", "none"),
@@ -103,7 +104,12 @@ def make_dataset(
         made: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
         if all(made.get(k) == v for k, v in wanted.items()):
             return made
-    for stale in (images, masks, root / "masks.pack"):
+    elif theirs := [p.name for p in (images, masks, root / "masks.pack") if p.exists()]:
+        raise UsageError(
+            f"--data-dir {root} holds {', '.join(theirs)} that bgaug bench did not make (no dataset.json);"
+            " choose another --data-dir"
+        )
+    for stale in (images, masks, root / "masks.pack"):  # the bench's own, made with other settings
         shutil.rmtree(stale, ignore_errors=True)
     started = time.perf_counter()
     jobs = [(i, seed, side, images, masks) for i in range(n_unique)]
@@ -434,6 +440,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_started = time.perf_counter()
     device = resolve_device(args.device)
+    check_json_out(args.json)
     _fill_defaults(args, device)
     _check_configs(args.config_list)
     if args.warm_compile:

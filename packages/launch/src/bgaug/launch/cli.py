@@ -96,8 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Package commands take their own flags (--help included): forward them untouched.
     if args_list and args_list[0] in PACKAGES:
         return forward(args_list[0], args_list[1:])
-    if args_list and args_list[0] == "demo":
-        return run_demo(args_list[1:])
     from bgaug.launch import bench, pretrain, sweep
 
     handlers: dict[str, Callable[[argparse.Namespace], int | None]] = {
@@ -106,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": bench.run,
     }
     try:
+        if args_list and args_list[0] == "demo":
+            return run_demo(args_list[1:])
         return run_cli(build_parser(), handlers, args_list, prog="bgaug")
     except RuntimeError as exc:  # a run that failed for good (after its restarts): one line, status 1
         print(f"bgaug: error: {exc}", file=sys.stderr)

@@ -136,6 +136,11 @@ def _portable(value: Any, out: Path) -> Any:
     return _relocated(value, str(out), "<out>")
 
 
+def started_marker(directory: Path) -> Path:
+    """The file saying the demo began ``directory`` (so only its own folders are ever removed)."""
+    return directory.parent / f".{directory.name}.started"
+
+
 def _cached(directory: Path, key: str) -> dict[str, Any] | None:
     marker = directory / STAGE_FILE
     if not marker.is_file():
@@ -199,10 +204,17 @@ def stage(
         progress.end(name, since, cached=True)
         return done
     marker = directory / STAGE_FILE
-    if directory.exists() and (fresh or marker.exists()):
-        # a finished stage of another configuration, or a half-made one a tool cannot resume
-        shutil.rmtree(directory)
+    started = started_marker(directory)
+    if directory.exists():
+        if not (marker.exists() or started.exists()) and any(directory.iterdir()):
+            raise UsageError(
+                f"{directory} exists and was not made by bgaug demo; move it away or choose another --out"
+            )
+        if fresh or marker.exists():
+            # a finished stage of another configuration, or a half-made one a tool cannot resume
+            shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    started.touch()  # beside the stage, not in it: some tools want an empty folder
     start = time.perf_counter()
     result = work(directory)
     result["seconds"] = round(time.perf_counter() - start, 1)

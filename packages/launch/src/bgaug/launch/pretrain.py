@@ -22,6 +22,7 @@ from typing import Any
 from bgaug.core.backbones import ARCHS
 from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json
+from bgaug.core.preflight import check_device, check_json_out
 from bgaug.core.vocabulary import BG_AUGS, METHOD_NAMES
 from bgaug.launch.config import (
     RECIPE_DEFAULTS,
@@ -214,6 +215,15 @@ def _export_backbone(config: PretrainConfig, checkpoint: Path, dest: Path) -> No
     )
 
 
+def check_local_gpus(gpus_per_worker: float, address: str | None) -> None:
+    """``--gpus-per-worker`` is >= 0 and, on the local instance (no ``--address``), this machine has a
+    GPU: Ray would otherwise wait for resources that never come. A cluster's GPUs are Ray's to count."""
+    if gpus_per_worker < 0:
+        raise UsageError(f"--gpus-per-worker must be >= 0, got {gpus_per_worker}")
+    if gpus_per_worker > 0 and address is None:
+        check_device("cuda")
+
+
 def pretrain(
     config: PretrainConfig,
     out: Path,
@@ -241,6 +251,7 @@ def pretrain(
 
     if workers < 0:
         raise UsageError(f"--workers must be >= 0, got {workers}")
+    check_local_gpus(gpus_per_worker, address)
     check_options(config)
     check_bank_fits_images(config.data, open_mask_bank(config.data, config.masks), hashes=verify_masks)
     out = out.resolve()
@@ -295,6 +306,7 @@ def pretrain(
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    check_json_out(args.json)
     base: dict[str, Any] = {}
     previous: dict[str, Any] = {}
     if args.resume:

@@ -32,6 +32,7 @@ from typing import Any
 
 from bgaug.core.errors import UsageError
 from bgaug.core.io import atomic_write_json, atomic_write_text
+from bgaug.core.preflight import check_json_out
 from bgaug.launch.config import PretrainConfig, save_config
 from bgaug.launch.monitor import METRIC
 from bgaug.launch.worker import IN9_METRICS
@@ -162,7 +163,15 @@ def sweep(
         raise UsageError("--in9 evaluates one-process trials only (--workers-per-trial 0)")
     if options.in9 is not None and options.scheduler != "fifo":
         raise UsageError("--in9 needs --scheduler fifo: ASHA stops a trial before its evaluation")
-    trial_configs(base, grid)  # validate every grid point now
+    # Every grid point's option bags and the masks, checked now: inside Ray each would fail every trial.
+    from bgaug.core.maskbank import check_bank_fits_images, open_mask_bank
+    from bgaug.launch.pretrain import check_local_gpus
+    from bgaug.launch.worker import check_options
+
+    check_local_gpus(options.gpus_per_worker, address)
+    for config in trial_configs(base, grid):
+        check_options(config)
+    check_bank_fits_images(base.data, open_mask_bank(base.data, base.masks))
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or str(out / "tune")
@@ -362,6 +371,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     from bgaug.launch.pretrain import config_from_args
 
+    check_json_out(args.json)
     grid = parse_grid(args.grid)
     base = config_from_args(args)
     if args.workers_per_trial < 0:
