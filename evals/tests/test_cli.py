@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bgaug.evals.cli import main
+from bgaug.evals.cli import HANDLERS, build_parser, main
+from bgaug.evals.runner import SUITES
 from bgaug.evals.suites.in9 import VARIANTS
 
 from .conftest import FAST
@@ -105,6 +106,28 @@ def test_help_exits_cleanly() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["run", "--help"])
     assert exc.value.code == 0
+
+
+def test_run_help_names_every_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for suite in SUITES:
+        assert suite in text, suite
+
+
+def test_every_command_has_help_description_and_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "fine-tune on the 1% / 10% label splits (appendix A.5.2)" in listing
+    for command in HANDLERS:
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        paragraphs = capsys.readouterr().out.split("\n\n")  # usage, help line, what it does..., options
+        assert " ".join(paragraphs[1].split()) in listing, command  # the docstring's first line is the help
+        assert len(paragraphs) > 3 and not paragraphs[2].startswith("options:"), command
 
 
 def test_real_score_command(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

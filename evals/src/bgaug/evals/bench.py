@@ -8,7 +8,6 @@ features by recomputing them against reading the ``.npz`` cache.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import tempfile
 import time
@@ -80,13 +79,3 @@ def bench(arch: str, images: int, size: int, options: EvalOptions) -> dict[str, 
         "model_only_bf16_speedup": m32 / m16,
         "feature_cache_speedup": compute / reread,
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--arch", default=None, help="backbone (default: resnet50 on GPU, resnet10_w16 on CPU)"
-    )
-    parser.add_argument(
-        "--images", type=int, default=None, help="images per timing (default 4096 GPU / 128 CPU)"
-    )
-    parser.add_argument("--size", type=int, default=None, help="image side (default 224 GPU / 64 CPU)")

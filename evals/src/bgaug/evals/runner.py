@@ -144,6 +144,14 @@ def locate(config: RunConfig, suite: str) -> tuple[Path | None, list[Path]]:
     return next((p for p in tried if p.is_dir() and _looks_like(suite, p)), None), tried
 
 
+def find_suite_folder(root: Path, suite: str) -> Path | None:
+    """The suite's folder given either a data root (``SEARCH``'s places below it) or the folder itself."""
+    for path in (root, *(root / rel for rel in SEARCH[suite])):
+        if path.is_dir() and _looks_like(suite, path) and (path != root or suite in ("in9", "imagenet_v2")):
+            return path
+    return None
+
+
 def _looks_like(suite: str, path: Path) -> bool:
     """Guard the generic names (``val``, the root itself) against matching the wrong tree."""
     if suite == "imagenet_v2":
