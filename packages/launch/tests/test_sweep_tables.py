@@ -77,10 +77,48 @@ def test_in9_sweeps_refuse_asha_and_ray_train_trials(tmp_path: Path) -> None:
     from bgaug.launch.sweep import SweepOptions, sweep
 
     base = PretrainConfig(method="moco_v2", bg_aug="bg_swaps", data="/d", masks="/m")
-    in9 = {"root": "/r", "train": "/r/train"}
+    in9 = {"path": "/r/in9", "train": "/r/train"}
     for options, match in (
         (SweepOptions(metric="epoch_loss", in9=in9, scheduler="asha"), "fifo"),
         (SweepOptions(metric="epoch_loss", in9=in9, workers_per_trial=2), "one-process"),
     ):
         with pytest.raises(UsageError, match=match):
             sweep(base, {"p_pos": [0.1]}, tmp_path / "s", options)
+
+
+def test_in9_metrics_of_a_backbone(synth_root: Path, tmp_path: Path) -> None:
+    """The sweep's per-trial IN-9 evaluation, on the suite folder the sweep's --in9 check found."""
+    from bgaug.core.backbones import build_backbone, save_backbone
+    from bgaug.core.interfaces import Preprocess
+    from bgaug.launch.worker import IN9_METRICS, in9_metrics
+
+    backbone, _ = build_backbone("cnn5_w16")
+    save_backbone(
+        tmp_path / "b.pt",
+        backbone,
+        arch="cnn5_w16",
+        small_stem=False,
+        preprocess=Preprocess(resize=32, crop=32),
+    )
+    in9 = {"path": str(synth_root / "in9"), "train": str(synth_root / "train"), "linear_epochs": 2}
+    metrics = in9_metrics(tmp_path / "b.pt", {**in9, "mapping": "identity"}, seed=0)
+    assert set(metrics) == set(IN9_METRICS)
+    assert all(0.0 <= value <= 100.0 for name, value in metrics.items() if name != "in9_bg_gap")
+
+
+def test_sweep_in9_is_found_from_the_data_root_or_the_folder_itself(
+    synth_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bgaug.launch.sweep as sweep_module
+    from bgaug.launch.cli import main
+
+    seen: list[object] = []
+    monkeypatch.setattr(sweep_module, "sweep", lambda *args, **kwargs: seen.append(args[3].in9) or [])
+    args = ["sweep", "--method", "moco_v2", "--bg-aug", "none", "--data", str(synth_root / "pretrain")]
+    args += ["--grid", "p_pos=0.5", "--metric", "epoch_loss", "--out", str(tmp_path / "s")]
+    for given in (synth_root, synth_root / "in9"):
+        assert main([*args, "--in9", str(given), "--in9-train", str(synth_root / "train")]) == 0
+    assert [found["path"] for found in seen] == [str(synth_root / "in9")] * 2  # type: ignore[index]
+    # A folder without the variants fails now, not after every trial has trained.
+    assert main([*args, "--in9", str(synth_root / "pretrain"), "--in9-train", str(synth_root / "train")]) == 2
+    assert "no ImageNet-9 variants" in capsys.readouterr().err

@@ -378,12 +378,20 @@ def run_from_args(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers-per-trial must be >= 0, got {args.workers_per_trial}")
     in9 = None
     if args.in9:
+        from bgaug.evals.runner import SEARCH, find_suite_folder
+
         root = Path(args.in9).expanduser().resolve()
         train = Path(args.in9_train).expanduser().resolve() if args.in9_train else root / "train"
         for what, folder in (("--in9", root), ("--in9-train", train)):
             if not folder.is_dir():
                 raise FileNotFoundError(f"{what}: folder not found: {folder}")
-        in9 = {"root": str(root), "train": str(train), "mapping": args.in9_mapping}
+        suite = find_suite_folder(root, "in9")
+        if suite is None:  # checked now: otherwise every trial trains, then fails at its evaluation
+            places = ", ".join(str(root / rel) for rel in SEARCH["in9"])
+            raise UsageError(
+                f"--in9 {root}: no ImageNet-9 variants (VARIANT/val/CLASS/) there or at {places}"
+            )
+        in9 = {"path": str(suite), "train": str(train), "mapping": args.in9_mapping}
     options = SweepOptions(
         in9=in9,
         workers_per_trial=args.workers_per_trial,

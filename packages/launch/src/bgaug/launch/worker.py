@@ -317,7 +317,7 @@ def train_worker(loop_config: dict[str, Any]) -> None:
 def tune_trial(loop_config: dict[str, Any]) -> None:
     """A one-process Ray Tune trial: the loop with reports going to Tune.
 
-    ``loop_config["in9"]`` (optional, ``{"root": DIR, "train": DIR, "linear_epochs": N, "mapping": M}``):
+    ``loop_config["in9"]`` (optional, ``{"path": IN9 DIR, "train": DIR, "linear_epochs": N, "mapping": M}``):
     after training, evaluate the backbone on ImageNet-9 with the fast linear probe and report the
     ``IN9_METRICS`` once more with the last epoch's metrics (``bgaug sweep --in9``)."""
     config = PretrainConfig.from_dict(loop_config["config"])
@@ -338,7 +338,7 @@ reads, and BG-Gap = Mixed-Same - Mixed-Rand (points)."""
 
 
 def in9_metrics(backbone: Path, in9: Mapping[str, Any], seed: int) -> dict[str, float]:
-    """``IN9_METRICS`` of a backbone: fast linear probe on ``in9["train"]``, IN-9 under ``in9["root"]``."""
+    """``IN9_METRICS`` of a backbone: fast linear probe on ``in9["train"]``, IN-9 at ``in9["path"]``."""
     from bgaug.evals.inference import EvalOptions
     from bgaug.evals.runner import RunConfig, run
 
@@ -346,9 +346,10 @@ def in9_metrics(backbone: Path, in9: Mapping[str, Any], seed: int) -> dict[str, 
         results = run(
             RunConfig(
                 checkpoint=backbone,
-                data_root=Path(in9["root"]),
+                data_root=None,
                 out=Path(out),
                 suites=["in9"],
+                paths={"in9": Path(in9["path"])},
                 train_data=Path(in9["train"]),
                 linear_mode="fast",
                 linear_epochs=int(in9.get("linear_epochs", 30)),
