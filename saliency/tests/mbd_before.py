@@ -1,7 +1,7 @@
 """MB+ as it was before issue 24.3 (full-size smoothing, float64 scans), frozen as a reference.
 
-test_mbd.py checks that the faster implementation keeps its maps close to this one's. The original
-module docstring follows.
+test_handcrafted_scale.py checks that the faster implementation keeps its maps close to this one's.
+The original module docstring follows.
 
 MB+: minimum barrier salient object detection (Zhang, Sclaroff, Lin, Shen, Price, Mech; ICCV 2015).
 

@@ -146,6 +146,38 @@ def test_parser_choices_match_the_library() -> None:
     assert [a.choices for a in commands["bench"]._actions if a.dest == "preset"] == [list(PRESETS)]
 
 
+def test_commands_follow_core_style() -> None:
+    """Every subcommand is a module registered with core's ``add_command``: its docstring is the
+    description and its first line the one-line help (``cli.HELP`` where the docstring opens otherwise)."""
+    from bgaug.saliency.cli import HELP, build_parser, commands
+
+    sub = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    helps = {a.dest: a.help for a in sub._choices_actions}  # type: ignore[attr-defined]
+    assert list(sub.choices) == ["handcrafted", "predict", "fit", "eval", "pack", "bench"]
+    for name, module in commands().items():
+        assert callable(module.add_arguments) and callable(module.run_from_args)
+        assert module.__doc__ and sub.choices[name].description == module.__doc__  # type: ignore[index]
+        assert helps[name] == HELP.get(name, module.__doc__.splitlines()[0])
+
+
+def test_command_descriptions_quote_the_constants() -> None:
+    """Descriptions are docstrings, so the numbers they quote are written out: they must agree."""
+    from bgaug.saliency.commands import bench, handcrafted, predict
+    from bgaug.saliency.detector_bank import DETECTOR_THRESHOLD
+    from bgaug.saliency.handcrafted.working_size import MB_PLUS_WORKING_SIDE, WORKING_SIDE
+
+    def prose(module: object) -> str:
+        return " ".join(str(module.__doc__).split())
+
+    assert f"at most {WORKING_SIDE} px (MB+: {MB_PLUS_WORKING_SIDE})" in prose(handcrafted)
+    assert (
+        f"~{handcrafted.WORKER_BASE_MB} MB after start-up plus ~{handcrafted.WORKER_MB_PER_MEGAPIXEL} MB "
+        "per megapixel" in prose(handcrafted)
+    )
+    assert f"threshold {DETECTOR_THRESHOLD} unless" in prose(predict)
+    assert f"--photo-sides (default {','.join(map(str, bench.PHOTO_SIDES))};" in prose(bench)
+
+
 def test_bench_times_the_detector_two_ways(tmp_path: Path) -> None:
     argv = ["bench", "--size", "24", "--n-images", "1", "--batch-size", "3", "--model-size", "40"]
     assert main([*argv, "--photo-sides", "48", "--json", str(tmp_path / "b.json")]) == 0
