@@ -143,9 +143,9 @@ def test_two_workers_restart_after_a_failure_and_finish(
     assert (marks / "failed").exists()
     attempts = sorted(p.name for p in marks.glob("attempt-rank0-*"))
     assert attempts == ["attempt-rank0-0-restored0", "attempt-rank0-1-restored1"]
-    assert run["metrics"]["epoch"] == 2.0
-    assert run["metrics"]["resumed_from_step"] == 2.0  # the restarted group went on from epoch 1
-    assert 0.0 <= run["metrics"]["knn_top1"] <= 100.0
+    assert run.metrics["epoch"] == 2.0
+    assert run.metrics["resumed_from_step"] == 2.0  # the restarted group went on from epoch 1
+    assert 0.0 <= run.metrics["knn_top1"] <= 100.0
     state = load_checkpoint(out / "checkpoints" / "last.pt")
     assert state["global_step"] == 2 * 2  # 16 images / batch 8 = 2 steps x 2 epochs
     backbone, meta = load_backbone(out / "backbone.pt")

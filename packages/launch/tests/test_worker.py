@@ -65,21 +65,24 @@ def test_in_process_run_without_ray(synth_root: Path, tmp_path: Path) -> None:
         tiny_config(synth_root, epochs=1, bg_aug="bg_rm", knn_train=None, knn_val=None)
     )
     run = pretrain(config, tmp_path / "run", workers=0)
-    assert run["metrics"]["epoch"] == 1.0 and "knn_top1" not in run["metrics"]
+    assert run.metrics["epoch"] == 1.0 and "knn_top1" not in run.metrics
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["event"] == "epoch_end"
     _, state = load_backbone(tmp_path / "run" / "backbone.pt")
     assert state["preprocess"]["crop"] == 32  # evaluated at the view size it was trained at
     assert state["preprocess"]["resize"] == 37  # ... from the 256-for-224 load size
     again = pretrain(config, tmp_path / "run", workers=0, resume=True)  # finished: nothing left to train
-    assert again["metrics"] == run["metrics"]
+    assert again.metrics == run.metrics
 
 
 def test_in_process_run_on_the_device_data_path(synth_root: Path, tmp_path: Path) -> None:
     """data_path 'device' (JPEG/PNG bytes + a mask pack, decoded and augmented on a loader thread)
     trains like the worker path; without a pack it is refused with the command that makes one."""
+    import json
+
     from bgaug.launch.config import PretrainConfig
     from bgaug.launch.pretrain import pretrain
+    from bgaug.launch.run_record import RunRecord
     from bgaug.saliency.pack import pack_folder
 
     from .conftest import tiny_config
@@ -90,12 +93,48 @@ def test_in_process_run_on_the_device_data_path(synth_root: Path, tmp_path: Path
         tiny_config(synth_root, epochs=1, masks=str(pack), data_path="device", knn_train=None, knn_val=None)
     )
     run = pretrain(config, tmp_path / "run", workers=0)
-    assert run["metrics"]["epoch"] == 1.0
+    assert run.metrics["epoch"] == 1.0
+    # run.json is the returned record, and reads back as it
+    written = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert written == run.to_json()
+    assert set(written) == {"workers", "out", "metrics", "config", "backbone"}  # no Ray keys in-process
+    assert RunRecord.from_json(written) == run
     refused = PretrainConfig.from_dict(
         tiny_config(synth_root, epochs=1, data_path="device", knn_train=None, knn_val=None)
     )
     with pytest.raises(ValueError, match="mask pack"):
         pretrain(refused, tmp_path / "refused", workers=0)
+
+
+def test_run_record_round_trips_through_run_json() -> None:
+    """A Ray run's record keeps its storage URI as written (not a Path); an in-process one writes no
+    Ray keys; a record with only some of the Ray fields is refused."""
+    import dataclasses
+    import json
+
+    from bgaug.launch.run_record import RunRecord
+
+    config = PretrainConfig(method="byol", bg_aug="none", data="/data").to_dict()
+    ray = RunRecord(
+        workers=2,
+        out=Path("/runs/a"),
+        metrics={"epoch": 2.0, "knn_top1": 41.5},
+        config=config,
+        backbone=Path("/runs/a/backbone.pt"),
+        storage="s3://bucket/ray",
+        name="a",
+        checkpoint="s3://bucket/ray/a/checkpoint_000001",
+    )
+    data = json.loads(json.dumps(ray.to_json()))  # through JSON text, as run.json is read back
+    assert data["storage"] == "s3://bucket/ray" and data["out"] == "/runs/a"
+    assert RunRecord.from_json(data) == ray and RunRecord.from_json(data).to_json() == data
+    local = RunRecord(
+        workers=0, out=Path("/runs/b"), metrics={}, config=config, backbone=Path("/runs/b/backbone.pt")
+    )
+    assert list(local.to_json()) == ["workers", "out", "metrics", "config", "backbone"]
+    assert RunRecord.from_json(local.to_json()) == local and not local.on_ray
+    with pytest.raises(ValueError, match="checkpoint"):
+        dataclasses.replace(local, storage="/s", name="b")
 
 
 def test_pretraining_starts_from_the_methods_published_recipe() -> None:

@@ -303,9 +303,9 @@ def _pretrain(
     def work(directory: Path) -> dict[str, Any]:
         resume = (directory / "config.json").is_file()
         result = pretrain(config, directory, workers=0, resume=resume)
-        done = {"backbone": result["backbone"], "metrics": result.get("metrics", {})}
+        done: dict[str, Any] = {"backbone": str(result.backbone), "metrics": dict(result.metrics)}
         if supervised:  # the control must fit its own training set before its numbers mean much
-            done["train_top1"] = _train_top1(Path(result["backbone"]), images)
+            done["train_top1"] = _train_top1(result.backbone, images)
         return done
 
     return stage(

@@ -3,7 +3,7 @@
 Writes under ``--out``::
 
     config.json            the run's PretrainConfig (``--config`` accepts it; ``--resume`` reads it)
-    run.json               where Ray keeps the run (storage, name), workers, final metrics
+    run.json               where Ray keeps the run (storage, name), workers, final metrics (RunRecord)
     checkpoints/last.pt    the final training checkpoint (ssl_methods format)
     backbone.pt            the trained backbone (core ``bgaug-backbone/1`` format)
     ray/<name>/...         Ray's checkpoints, unless ``--storage`` names shared storage (NFS, s3://)
@@ -32,6 +32,7 @@ from bgaug.launch.config import (
     load_config,
     save_config,
 )
+from bgaug.launch.run_record import RunRecord
 from bgaug.ssl_methods.recipes import TRAIN_RECIPES
 
 RUN_FILE = "run.json"
@@ -238,8 +239,8 @@ def pretrain(
     resume: bool = False,
     verify_masks: bool = False,
     loop: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Run (or continue) a pretraining run in ``out``; return ``run.json``'s content.
+) -> RunRecord:
+    """Run (or continue) a pretraining run in ``out``; return its record (``run.json``'s content).
 
     Before anything starts, the mask bank must fit the image folder (the same images, unchanged:
     ``core.maskbank.check_bank_fits_images``; ``verify_masks`` compares every image's hash).
@@ -272,12 +273,17 @@ def pretrain(
         )
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / CONFIG_FILE, config)
-    run: dict[str, Any] = {"workers": workers, "out": str(out)}
     if workers == 0:
         metrics = run_training(config, LocalSession(out), out, resume=resume)
         if not metrics and (out / RUN_FILE).is_file():  # resumed a finished run: nothing new to report
-            metrics = json.loads((out / RUN_FILE).read_text(encoding="utf-8")).get("metrics", {})
-        run.update(metrics=metrics)
+            metrics = dict(RunRecord.read(out / RUN_FILE).metrics)
+        run = RunRecord(
+            workers=workers,
+            out=out,
+            metrics=metrics,
+            config=config.to_dict(),
+            backbone=out / "backbone.pt",
+        )
     else:
         from bgaug.launch.cluster import connect
         from bgaug.launch.ray_train import fetch_checkpoint, fit_with_ray
@@ -299,23 +305,31 @@ def pretrain(
             raise RuntimeError("the run finished without reporting a checkpoint")
         last = fetch_checkpoint(ray_run.checkpoint, out / "checkpoints" / "last.pt")
         _export_backbone(config, last, out / "backbone.pt")
-        run.update(storage=storage, name=name, checkpoint=ray_run.checkpoint, metrics=ray_run.metrics)
-    run.update(config=config.to_dict(), backbone=str(out / "backbone.pt"))
-    atomic_write_json(out / RUN_FILE, run)
+        run = RunRecord(
+            workers=workers,
+            out=out,
+            metrics=ray_run.metrics,
+            config=config.to_dict(),
+            backbone=out / "backbone.pt",
+            storage=storage,
+            name=name,
+            checkpoint=ray_run.checkpoint,
+        )
+    atomic_write_json(out / RUN_FILE, run.to_json())
     return run
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     check_json_out(args.json)
     base: dict[str, Any] = {}
-    previous: dict[str, Any] = {}
+    previous: RunRecord | None = None
     if args.resume:
         resume_dir = Path(args.resume)
         if not (resume_dir / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"{resume_dir} is not a bgaug pretrain run (no {CONFIG_FILE})")
         base = load_config(resume_dir / CONFIG_FILE)
         if (resume_dir / RUN_FILE).is_file():
-            previous = json.loads((resume_dir / RUN_FILE).read_text(encoding="utf-8"))
+            previous = RunRecord.read(resume_dir / RUN_FILE)
         if args.out and Path(args.out).resolve() != resume_dir.resolve():
             raise UsageError("--resume continues a run in place; drop --out or make it the same directory")
         args.out = str(resume_dir)
@@ -329,13 +343,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         cpus_per_worker=args.cpus_per_worker,
         address=args.address,
-        storage=args.storage or previous.get("storage"),
-        name=previous.get("name"),
+        storage=args.storage or (previous.storage if previous else None),
+        name=previous.name if previous else None,
         max_failures=args.max_failures,
         resume=bool(args.resume),
         verify_masks=args.verify_masks,
     )
-    print(json.dumps(run["metrics"], indent=2, sort_keys=True))
+    print(json.dumps(dict(run.metrics), indent=2, sort_keys=True))
     if args.json:
-        atomic_write_json(args.json, run)
+        atomic_write_json(args.json, run.to_json())
     return 0
