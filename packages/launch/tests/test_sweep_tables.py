@@ -119,6 +119,14 @@ def test_sweep_in9_is_found_from_the_data_root_or_the_folder_itself(
     for given in (synth_root, synth_root / "in9"):
         assert main([*args, "--in9", str(given), "--in9-train", str(synth_root / "train")]) == 0
     assert [found["path"] for found in seen] == [str(synth_root / "in9")] * 2  # type: ignore[index]
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "results.csv").write_text("an earlier sweep's table")
+    in9 = ["--in9", str(synth_root), "--in9-train", str(synth_root / "train")]
+    assert main([*args, *in9]) == 2  # an earlier sweep's results are never replaced silently
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "s" / "results.csv").read_text() == "an earlier sweep's table"
+    assert main([*args, *in9, "--overwrite"]) == 0
+    (tmp_path / "s" / "results.csv").unlink()
     # A folder without the variants fails now, not after every trial has trained.
     assert main([*args, "--in9", str(synth_root / "pretrain"), "--in9-train", str(synth_root / "train")]) == 2
     assert "no ImageNet-9 variants" in capsys.readouterr().err

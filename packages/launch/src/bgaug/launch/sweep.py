@@ -38,6 +38,8 @@ from bgaug.launch.monitor import METRIC
 from bgaug.launch.worker import IN9_METRICS
 
 METRIC_MODES = {METRIC: "max", "epoch_loss": "min"}
+SWEEP_RESULTS = ("results.csv", "results.json", "best_config.json", "heatmap.png")
+"""What a finished sweep leaves in ``--out``; another sweep there replaces them only with --overwrite."""
 GRID_FIELDS = ("p_pos", "p_neg", "base_lr", "batch_size", "epochs", "seed")
 
 
@@ -365,6 +367,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the synthetic benchmark: identity)",
     )
     parser.add_argument("--out", required=True, help="sweep directory (created)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier sweep in --out"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results table as JSON")
 
 
@@ -372,6 +377,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     from bgaug.launch.pretrain import config_from_args
 
     check_json_out(args.json)
+    earlier = [name for name in SWEEP_RESULTS if (Path(args.out) / name).exists()]
+    if earlier and not args.overwrite:
+        raise UsageError(
+            f"--out {args.out} holds an earlier sweep's results ({', '.join(earlier)}); pass --overwrite"
+            " to replace them or choose another --out"
+        )
     grid = parse_grid(args.grid)
     base = config_from_args(args)
     if args.workers_per_trial < 0:
