@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -65,3 +66,27 @@ def test_tiny_bench_writes_json_and_prints_ratio_last(
         and result["bg_swaps"]["ratio"] > 0
         and result["methods"]["rotnet"]["steps_per_s"] > 0
     )
+
+
+def test_bench_result_json_has_bg_swaps_only_once_measured() -> None:
+    from bgaug.ssl_methods.bench import BgSwapsTiming, MethodTiming, SslBenchResult
+
+    partial = SslBenchResult(
+        device="cpu",
+        threads=1,
+        torch="x",
+        arch="resnet10",
+        small_stem=False,
+        batch_size=5,
+        image_size=16,
+        amp_bf16=False,
+        channels_last=False,
+        methods={"rotnet": MethodTiming(step_ms=10.0, steps_per_s=100.0, images_per_s=500.0)},
+    )
+    assert "bg_swaps" not in partial.to_json()
+    assert partial.to_json()["methods"] == {
+        "rotnet": {"step_ms": 10.0, "steps_per_s": 100.0, "images_per_s": 500.0}
+    }
+    swaps = BgSwapsTiming(0.2, 1, 60.0, 66.0, 1.1, 1.1, 1.05, 2)
+    done = dataclasses.replace(partial, bg_swaps=swaps).to_json()
+    assert list(done)[-2:] == ["methods", "bg_swaps"] and done["bg_swaps"]["matched_negatives_per_step"] == 1

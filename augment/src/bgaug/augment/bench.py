@@ -13,12 +13,15 @@ ratio b/a is printed last.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing as mp
 import os
 import platform
 import random
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,6 +109,33 @@ def _batched_seconds(
     return time.perf_counter() - start
 
 
+@dataclass(frozen=True)
+class AugmentBenchResult:
+    """What ``run_bench`` measured, and where; ``to_json()`` is the dict written to ``--json``."""
+
+    date: str
+    machine: str
+    cpu_count: int | None
+    load_average_1min: float | None
+    cpu_threads_torch: int
+    device: str
+    image_size: int
+    load_size: int
+    batch_size: int
+    repeats: int
+    pil_pairs_per_s_rounds: tuple[float, ...]
+    batched_pairs_per_s_rounds: tuple[float, ...]
+    pil_pairs_per_s: float
+    batched_pairs_per_s: float
+    stage_share: Mapping[str, float]
+    """Share of (b)'s profiled time per pipeline stage (``total`` left out), stages sorted by name."""
+    compositing_share: float
+    ratio_batched_over_pil: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # flat fields, in the order printed (tuples become JSON lists)
+
+
 def run_bench(
     *,
     image_size: int = 224,
@@ -117,7 +147,7 @@ def run_bench(
     device: str = "auto",
     seed: int = 0,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> AugmentBenchResult:
     from bgaug.augment import build_pipeline
 
     dev = torch.device(
@@ -160,25 +190,25 @@ def run_bench(
     batched_pairs_per_s = float(np.median(batched_rates))
     total = pipe.timings["total"]
     stages = {k: round(v / total, 4) for k, v in sorted(pipe.timings.items()) if k != "total"}
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "cpu_threads_torch": threads if dev.type == "cpu" else default_threads,
-        "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
-        "image_size": image_size,
-        "load_size": load_size,
-        "batch_size": bs,
-        "repeats": repeats,
-        "pil_pairs_per_s_rounds": [round(r, 1) for r in pil_rates],
-        "batched_pairs_per_s_rounds": [round(r, 1) for r in batched_rates],
-        "pil_pairs_per_s": round(pil_pairs_per_s, 1),
-        "batched_pairs_per_s": round(batched_pairs_per_s, 1),
-        "stage_share": stages,
-        "compositing_share": stages.get("compositing", 0.0),
-        "ratio_batched_over_pil": round(batched_pairs_per_s / pil_pairs_per_s, 2),
-    }
+    return AugmentBenchResult(
+        date=datetime.now(UTC).strftime("%Y-%m-%d"),
+        machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
+        cpu_count=os.cpu_count(),
+        load_average_1min=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        cpu_threads_torch=threads if dev.type == "cpu" else default_threads,
+        device=str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
+        image_size=image_size,
+        load_size=load_size,
+        batch_size=bs,
+        repeats=repeats,
+        pil_pairs_per_s_rounds=tuple(round(r, 1) for r in pil_rates),
+        batched_pairs_per_s_rounds=tuple(round(r, 1) for r in batched_rates),
+        pil_pairs_per_s=round(pil_pairs_per_s, 1),
+        batched_pairs_per_s=round(batched_pairs_per_s, 1),
+        stage_share=stages,
+        compositing_share=stages.get("compositing", 0.0),
+        ratio_batched_over_pil=round(batched_pairs_per_s / pil_pairs_per_s, 2),
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -217,13 +247,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     if args.json:
-        atomic_write_json(args.json, result)
+        atomic_write_json(args.json, result.to_json())
     print(
-        f"device: {result['device']}  batch: {result['batch_size']}  views: {result['image_size']} px"
-        f"  torch threads (b): {result['cpu_threads_torch']}  rounds: {result['repeats']} (medians)"
+        f"device: {result.device}  batch: {result.batch_size}  views: {result.image_size} px"
+        f"  torch threads (b): {result.cpu_threads_torch}  rounds: {result.repeats} (medians)"
     )
-    print(f"(a) torchvision PIL MoCo-v2:      {result['pil_pairs_per_s']:.1f} pairs/s")
-    print(f"(b) batched MoCo-v2 + BG_Swaps:   {result['batched_pairs_per_s']:.1f} pairs/s")
-    print(f"background compositing share of (b): {100 * result['compositing_share']:.2f}%")
-    print(f"ratio b/a: {result['ratio_batched_over_pil']:.2f}")
+    print(f"(a) torchvision PIL MoCo-v2:      {result.pil_pairs_per_s:.1f} pairs/s")
+    print(f"(b) batched MoCo-v2 + BG_Swaps:   {result.batched_pairs_per_s:.1f} pairs/s")
+    print(f"background compositing share of (b): {100 * result.compositing_share:.2f}%")
+    print(f"ratio b/a: {result.ratio_batched_over_pil:.2f}")
     return 0

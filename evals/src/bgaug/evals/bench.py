@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,26 @@ from bgaug.evals.inference import EvalOptions, predict
 from bgaug.evals.transfer import ArrayImageDataset
 
 
+@dataclass(frozen=True)
+class EvalBenchResult:
+    """What ``bench`` measured: images/s and speed-ups; ``to_json()`` is the dict printed and written to
+    ``--json``."""
+
+    arch: str
+    device: str
+    images: int
+    size: int
+    fp32_images_per_s: float
+    bf16_images_per_s: float
+    bf16_speedup: float
+    model_only_fp32_images_per_s: float
+    model_only_bf16_speedup: float
+    feature_cache_speedup: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # flat fields, in the order printed (tuples become JSON lists)
+
+
 def _timed(fn: Any) -> float:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -35,7 +56,7 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - start
 
 
-def bench(arch: str, images: int, size: int, options: EvalOptions) -> dict[str, Any]:
+def bench(arch: str, images: int, size: int, options: EvalOptions) -> EvalBenchResult:
     if arch not in FEATURE_DIMS:
         raise ValueError(f"arch must be one of {', '.join(FEATURE_DIMS)}, got {arch!r}")
     torch.manual_seed(0)
@@ -67,15 +88,15 @@ def bench(arch: str, images: int, size: int, options: EvalOptions) -> dict[str, 
         cache = Path(tmp) / "f.npz"
         compute = _timed(lambda: cached_features(model.features, data, fp32, cache, {"bench": 1}))
         reread = _timed(lambda: cached_features(model.features, data, fp32, cache, {"bench": 1}))
-    return {
-        "arch": arch,
-        "device": options.device,
-        "images": images,
-        "size": size,
-        "fp32_images_per_s": images / t32,
-        "bf16_images_per_s": images / t16,
-        "bf16_speedup": t32 / t16,
-        "model_only_fp32_images_per_s": steps * options.batch_size / m32,
-        "model_only_bf16_speedup": m32 / m16,
-        "feature_cache_speedup": compute / reread,
-    }
+    return EvalBenchResult(
+        arch=arch,
+        device=options.device,
+        images=images,
+        size=size,
+        fp32_images_per_s=images / t32,
+        bf16_images_per_s=images / t16,
+        bf16_speedup=t32 / t16,
+        model_only_fp32_images_per_s=steps * options.batch_size / m32,
+        model_only_bf16_speedup=m32 / m16,
+        feature_cache_speedup=compute / reread,
+    )

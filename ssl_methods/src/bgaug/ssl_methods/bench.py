@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -37,6 +38,81 @@ CPU_HEADS: dict[str, dict[str, Any]] = {
 }
 """Head widths for the CPU run (a small model); on CUDA every method uses the paper's widths."""
 OPTIMIZERS = {"byol": "lars", "swav": "lars", "simclr": "lars"}
+
+
+@dataclass(frozen=True)
+class MethodTiming:
+    """One method's training-step speed: the median over the timed steps."""
+
+    step_ms: float
+    steps_per_s: float
+    images_per_s: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"step_ms": self.step_ms, "steps_per_s": self.steps_per_s, "images_per_s": self.images_per_s}
+
+
+@dataclass(frozen=True)
+class BgSwapsTiming:
+    """MoCo-v2 step times with and without BG_Swaps matched negatives; ``ratio`` is the median of the
+    per-pair ratios (the number printed last)."""
+
+    p_neg: float
+    matched_negatives_per_step: int
+    moco_v2_step_ms: float
+    bg_swaps_step_ms: float
+    ratio: float
+    ratio_of_medians: float
+    ratio_of_minimums: float
+    pairs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "p_neg": self.p_neg,
+            "matched_negatives_per_step": self.matched_negatives_per_step,
+            "moco_v2_step_ms": self.moco_v2_step_ms,
+            "bg_swaps_step_ms": self.bg_swaps_step_ms,
+            "ratio": self.ratio,
+            "ratio_of_medians": self.ratio_of_medians,
+            "ratio_of_minimums": self.ratio_of_minimums,
+            "pairs": self.pairs,
+        }
+
+
+@dataclass(frozen=True)
+class SslBenchResult:
+    """The bench's setup, the step speed per method (keyed ``name`` or ``name+compile``, in the order
+    measured) and, once measured, the BG_Swaps cost; ``to_json()`` is the dict written to ``--json``
+    (without ``bg_swaps`` until it is measured)."""
+
+    device: str
+    threads: int
+    torch: str
+    arch: str
+    small_stem: bool
+    batch_size: int
+    image_size: int
+    amp_bf16: bool
+    channels_last: bool
+    methods: Mapping[str, MethodTiming]
+    bg_swaps: BgSwapsTiming | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "device": self.device,
+            "threads": self.threads,
+            "torch": self.torch,
+            "arch": self.arch,
+            "small_stem": self.small_stem,
+            "batch_size": self.batch_size,
+            "image_size": self.image_size,
+            "amp_bf16": self.amp_bf16,
+            "channels_last": self.channels_last,
+            "methods": {key: timing.to_json() for key, timing in self.methods.items()},
+        }
+        if self.bg_swaps is not None:
+            data["bg_swaps"] = self.bg_swaps.to_json()
+        return data
 
 
 def synthetic_batch(
@@ -122,9 +198,7 @@ def _build(name: str, args: argparse.Namespace, device: torch.device) -> Method:
     return method.train()
 
 
-def bench_method(
-    name: str, args: argparse.Namespace, device: torch.device, compiled: bool
-) -> dict[str, float]:
+def bench_method(name: str, args: argparse.Namespace, device: torch.device, compiled: bool) -> MethodTiming:
     method = _build(name, args, device)
     step = make_step(method, device, args.amp, compiled)
     g = torch.Generator().manual_seed(0)
@@ -133,10 +207,10 @@ def bench_method(
         step(batch, i)
     times = [_timed(step, batch, args.warmup + i, device) for i in range(args.steps)]
     median = statistics.median(times)
-    return {"step_ms": 1000 * median, "steps_per_s": 1 / median, "images_per_s": args.batch_size / median}
+    return MethodTiming(step_ms=1000 * median, steps_per_s=1 / median, images_per_s=args.batch_size / median)
 
 
-def bench_bg_swaps(args: argparse.Namespace, device: torch.device, compiled: bool) -> dict[str, float]:
+def bench_bg_swaps(args: argparse.Namespace, device: torch.device, compiled: bool) -> BgSwapsTiming:
     """Median over adjacent step pairs of time(MoCo-v2 + BG_Swaps) / time(MoCo-v2)."""
     method = _build("moco_v2", args, device)
     step = make_step(method, device, args.amp, compiled)
@@ -156,16 +230,16 @@ def bench_bg_swaps(args: argparse.Namespace, device: torch.device, compiled: boo
         t_plain.append(a if first is plain else b)
         t_swaps.append(b if first is plain else a)
     ratios = [s / p for s, p in zip(t_swaps, t_plain, strict=True)]
-    return {
-        "p_neg": args.p_neg,
-        "matched_negatives_per_step": n_matched,
-        "moco_v2_step_ms": 1000 * statistics.median(t_plain),
-        "bg_swaps_step_ms": 1000 * statistics.median(t_swaps),
-        "ratio": statistics.median(ratios),
-        "ratio_of_medians": statistics.median(t_swaps) / statistics.median(t_plain),
-        "ratio_of_minimums": min(t_swaps) / min(t_plain),
-        "pairs": args.pairs,
-    }
+    return BgSwapsTiming(
+        p_neg=args.p_neg,
+        matched_negatives_per_step=n_matched,
+        moco_v2_step_ms=1000 * statistics.median(t_plain),
+        bg_swaps_step_ms=1000 * statistics.median(t_swaps),
+        ratio=statistics.median(ratios),
+        ratio_of_medians=statistics.median(t_swaps) / statistics.median(t_plain),
+        ratio_of_minimums=min(t_swaps) / min(t_plain),
+        pairs=args.pairs,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,33 +301,33 @@ def run(args: argparse.Namespace) -> int:
     check_json_out(args.json)
     _fill_defaults(args, device)
     modes = {"no": [False], "yes": [True], "both": [False, True]}[args.compile]
-    result: dict[str, Any] = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "arch": args.arch,
-        "small_stem": args.small_stem,
-        "batch_size": args.batch_size,
-        "image_size": args.image_size,
-        "amp_bf16": args.amp,
-        "channels_last": args.channels_last,
-        "methods": {},
-    }
+    result = SslBenchResult(
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        arch=args.arch,
+        small_stem=args.small_stem,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        amp_bf16=args.amp,
+        channels_last=args.channels_last,
+        methods={},
+    )
     jobs = [(name, compiled) for compiled in modes for name in args.method_list]
     for name, compiled in tqdm(jobs, desc="bench", unit="method"):
         key = f"{name}{'+compile' if compiled else ''}"
-        result["methods"][key] = bench_method(name, args, device, compiled)
-        r = result["methods"][key]
-        tqdm.write(f"{key:<22} {r['steps_per_s']:8.2f} steps/s  {r['step_ms']:9.1f} ms/step")
+        r = bench_method(name, args, device, compiled)
+        result = replace(result, methods={**result.methods, key: r})
+        tqdm.write(f"{key:<22} {r.steps_per_s:8.2f} steps/s  {r.step_ms:9.1f} ms/step")
         if args.json:  # written as it goes, so a long (compiled) run that is cut short keeps its numbers
-            atomic_write_json(args.json, result)
+            atomic_write_json(args.json, result.to_json())
     swaps = bench_bg_swaps(args, device, compiled=modes[-1])
-    result["bg_swaps"] = swaps
+    result = replace(result, bg_swaps=swaps)
     if args.json:
-        atomic_write_json(args.json, result)
+        atomic_write_json(args.json, result.to_json())
     print(
-        f"MoCo-v2 + BG_Swaps (p_neg {swaps['p_neg']}) / MoCo-v2 step time: {swaps['ratio']:.3f} "
-        f"({swaps['bg_swaps_step_ms']:.1f} / {swaps['moco_v2_step_ms']:.1f} ms, "
-        f"median of {swaps['pairs']} step pairs)"
+        f"MoCo-v2 + BG_Swaps (p_neg {swaps.p_neg}) / MoCo-v2 step time: {swaps.ratio:.3f} "
+        f"({swaps.bg_swaps_step_ms:.1f} / {swaps.moco_v2_step_ms:.1f} ms, "
+        f"median of {swaps.pairs} step pairs)"
     )
     return 0

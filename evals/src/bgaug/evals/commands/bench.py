@@ -38,5 +38,5 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.size or (224 if gpu else 64),
         options,
     )
-    emit(result, args.json)
+    emit(result.to_json(), args.json)
     return 0
