@@ -320,7 +320,10 @@ def test_cli_pack_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_pack_bench_runs() -> None:
     result = run_pack_bench(n_masks=30, n_distinct=2, reads=50)
-    assert result["pack_random_reads_per_s"] > 0 and 0 < result["pack_mask_bytes_per_mask"] < 23_438
+    assert result.random_reads_per_s > 0 and 0 < result.mask_bytes_per_mask < 23_438
+    data = result.to_json()
+    assert data["pack_random_reads_per_s"] == result.random_reads_per_s
+    assert data["pack_index_and_paths_bytes_per_mask"] == result.bytes_per_mask - result.mask_bytes_per_mask
 
 
 @pytest.mark.parametrize("codec", ["zstd", "zlib"])

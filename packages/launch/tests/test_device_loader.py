@@ -361,6 +361,7 @@ def test_bench_reports_a_failed_compile_warm_up_and_goes_on(tmp_path: Path) -> N
         with log.open("wb") as sink:
             warmers.append((name, subprocess.Popen([sys.executable, "-c", code], stdout=sink), log))
     report = _wait_for_warmers(warmers, time.perf_counter(), timeout_s=5)
-    assert report["configs"] == ["ok", "broken", "hung"]
-    assert report["failed"] == {"broken": "out of memory", "hung": "stopped after 5 s"}
-    assert report["seconds"] < 30 and warmers[2][1].returncode is not None
+    assert report.configs == ("ok", "broken", "hung")
+    assert report.failed == {"broken": "out of memory", "hung": "stopped after 5 s"}
+    assert report.to_json()["configs"] == ["ok", "broken", "hung"]
+    assert report.seconds < 30 and warmers[2][1].returncode is not None

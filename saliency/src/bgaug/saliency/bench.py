@@ -10,7 +10,8 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,60 @@ def _scene(size: int, seed: int) -> np.ndarray:
     return img.clip(0, 255).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class BenchResult:
+    """What ``run_bench`` measured, and where; ``to_json()`` is the dict printed and written to ``--json``.
+
+    ``per_core`` holds ``<method>_images_per_s_per_core`` for each hand-crafted method (and ``crf``
+    when pydensecrf is installed, ``crf`` then naming its version); ``photo_rates`` the
+    ``photo_<method>_images_per_cpu_s`` / ``..._per_s_wall`` rates on the photographs at
+    ``photo_sides`` (none when ``photo_sides`` is empty)."""
+
+    size: int
+    n_images: int
+    machine: str
+    torch_threads: int
+    device: str
+    per_core: Mapping[str, float]
+    detector: str
+    detector_batch_size: int
+    detector_image_size: int
+    detector_images_per_s: float
+    detector_model_image_size: int
+    detector_model_images_per_s: float
+    detector_model_images_per_s_bf16_autocast: float | None = None
+    """On CUDA only: the network alone under bfloat16 autocast."""
+    crf: str | None = None
+    photo_sides: tuple[int, ...] = ()
+    photo_rates: Mapping[str, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "size": self.size,
+            "n_images": self.n_images,
+            "machine": self.machine,
+            "torch_threads": self.torch_threads,
+            "device": self.device,
+        }
+        if self.crf is not None:
+            data["crf"] = self.crf
+        data.update(self.per_core)
+        if self.photo_sides:
+            data.update(photo_sides=list(self.photo_sides), photo_names=list(PHOTOS))
+            data.update(self.photo_rates or {})
+        data.update(
+            detector=self.detector,
+            detector_batch_size=self.detector_batch_size,
+            detector_image_size=self.detector_image_size,
+            detector_images_per_s=self.detector_images_per_s,
+            detector_model_image_size=self.detector_model_image_size,
+            detector_model_images_per_s=self.detector_model_images_per_s,
+        )
+        if self.detector_model_images_per_s_bf16_autocast is not None:
+            data["detector_model_images_per_s_bf16_autocast"] = self.detector_model_images_per_s_bf16_autocast
+        return data
+
+
 def run_bench(
     *,
     size: int = 300,
@@ -45,7 +100,7 @@ def run_bench(
     model_size: int | None = None,
     repeats: int = 3,
     photo_sides: Sequence[int] = (),
-) -> dict[str, Any]:
+) -> BenchResult:
     """Hand-crafted methods one image at a time on one core; the detector two ways, batched.
 
     ``detector_images_per_s`` is ``predict_arrays`` on ``batch_size`` drawn ``size``-px RGB arrays in
@@ -61,21 +116,13 @@ def run_bench(
         raise UsageError(f"model_size must be >= 16, got {model_size}")
     check_device(device)
     images = [_scene(size, i) for i in range(max(n_images, batch_size))]
-    result: dict[str, Any] = {
-        "size": size,
-        "n_images": n_images,
-        "machine": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
-    }
-    result.update(_per_core_rates(images[:n_images], size))
-    if photo_sides:
-        result.update(photo_rates(photo_sides))
+    crf, per_core = _per_core_rates(images[:n_images], size)
+    photos = photo_rates(photo_sides) if photo_sides else None
     from bgaug.saliency.fcn import FCNDetector, SaliencyFCN, load_detector
 
     if checkpoint:
         detector, _ = load_detector(checkpoint, device)
-        result["detector"] = str(checkpoint)
+        name = str(checkpoint)
     else:
         from bgaug.saliency.deepusps import PRESETS
 
@@ -83,34 +130,45 @@ def run_bench(
         q = PRESETS[preset]
         model = SaliencyFCN(q.arch, small_stem=q.small_stem, output_stride=q.output_stride, decoder=q.decoder)
         detector = FCNDetector(model, q.image_size, device)
-        result["detector"] = f"random {preset} preset ({q.arch})"
+        name = f"random {preset} preset ({q.arch})"
     batch = images[:batch_size]
-    result["detector_batch_size"] = batch_size
-    result["detector_image_size"] = detector.image_size
-    result["detector_images_per_s"] = batch_size / _best_seconds(
-        lambda: detector.predict_arrays(batch), repeats, detector.device
-    )
+    predict_s = _best_seconds(lambda: detector.predict_arrays(batch), repeats, detector.device)
     side = model_size or detector.image_size
     x = torch.rand(batch_size, 3, side, side, device=detector.device)
     with torch.no_grad():
         seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
-    result["detector_model_image_size"] = side
-    result["detector_model_images_per_s"] = batch_size / seconds
+    bf16 = None
     if detector.device.type == "cuda":
         # predict runs in float32; this says what bfloat16 autocast would gain before it is offered
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-            seconds = _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
-        result["detector_model_images_per_s_bf16_autocast"] = batch_size / seconds
-    return result
+            bf16 = batch_size / _best_seconds(lambda: detector.network_maps(x), repeats, detector.device)
+    return BenchResult(
+        size=size,
+        n_images=n_images,
+        machine=platform.processor() or platform.machine(),
+        torch_threads=torch.get_num_threads(),
+        device=device,
+        per_core=per_core,
+        crf=crf,
+        photo_sides=tuple(photo_sides),
+        photo_rates=photos,
+        detector=name,
+        detector_batch_size=batch_size,
+        detector_image_size=detector.image_size,
+        detector_images_per_s=batch_size / predict_s,
+        detector_model_image_size=side,
+        detector_model_images_per_s=batch_size / seconds,
+        detector_model_images_per_s_bf16_autocast=bf16,
+    )
 
 
-def _per_core_rates(images: list[np.ndarray], size: int) -> dict[str, Any]:
-    """Images/s of each hand-crafted method (and the CRF, when installed), one image at a time."""
+def _per_core_rates(images: list[np.ndarray], size: int) -> tuple[str | None, dict[str, float]]:
+    """The CRF's version (None when not installed) and the images/s of each hand-crafted method (and
+    the CRF, when installed), one image at a time."""
     per_core: dict[str, Callable[[np.ndarray], Any]] = dict(METHODS)
-    result: dict[str, Any] = {}
+    result: dict[str, float] = {}
     crf = crf_version()
     if crf is not None:  # the CRF ``fit --crf`` runs on each phase-I average, per image and method
-        result["crf"] = crf
         prior = centre_prior(size, size)
         per_core["crf"] = lambda image: dense_crf(image, prior)
     for name, fn in per_core.items():
@@ -119,7 +177,7 @@ def _per_core_rates(images: list[np.ndarray], size: int) -> dict[str, Any]:
         for image in images:
             fn(image)
         result[f"{name}_images_per_s_per_core"] = len(images) / (time.perf_counter() - t)
-    return result
+    return crf, result
 
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
@@ -141,14 +199,14 @@ def bench_photos(sides: Sequence[int]) -> list[np.ndarray]:
     return out
 
 
-def photo_rates(sides: Sequence[int]) -> dict[str, Any]:
+def photo_rates(sides: Sequence[int]) -> dict[str, float]:
     """Images per CPU-second of each hand-crafted method (one thread, one image at a time) on the
     bench photographs, with the wall-clock rate beside it.
 
     CPU time counts what this process ran; on a shared machine the wall-clock rate also counts the
-    time slices other processes took."""
+    time slices other processes took. (``BenchResult`` adds the sides and the photographs' names.)"""
     photos = bench_photos(sides)
-    result: dict[str, Any] = {"photo_sides": list(sides), "photo_names": list(PHOTOS)}
+    result: dict[str, float] = {}
     for name, fn in METHODS.items():
         fn(photos[0])  # warm-up (imports, caches)
         cpu, wall = time.process_time(), time.perf_counter()
@@ -216,6 +274,55 @@ def _rates(work: list[Any], fn: Callable[[Any], Any], rounds: int = 5) -> dict[s
     return {"best": max(rates), "median": float(np.median(rates)), "per_cpu_s": len(work) / max(cpu, 1e-9)}
 
 
+@dataclass(frozen=True)
+class PackBenchResult:
+    """What ``run_pack_bench`` measured; ``to_json()`` is the dict printed and written to ``--json``
+    (every key prefixed ``pack_``, except ``machine``). Rates are per second of wall-clock time (best
+    round, or the median round) or per CPU-second."""
+
+    masks: int
+    distinct_masks: int
+    codec: str
+    level: int | None
+    mask_bytes_per_mask: float
+    bytes_per_mask: float
+    projected_gb_imagenet: float
+    random_reads_per_s: float
+    random_reads_per_s_median: float
+    random_reads_per_cpu_s: float
+    decode_only_per_s: float
+    index_of_per_s: float
+    write_masks_per_s: float
+    draw_s: float
+    machine: str
+    shapes: tuple[tuple[int, int], ...] = PACK_SHAPES
+
+    @property
+    def index_and_paths_bytes_per_mask(self) -> float:
+        return self.bytes_per_mask - self.mask_bytes_per_mask
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pack_masks": self.masks,
+            "pack_distinct_masks": self.distinct_masks,
+            "pack_shapes": [list(s) for s in self.shapes],
+            "pack_codec": self.codec,
+            "pack_level": self.level,
+            "pack_mask_bytes_per_mask": self.mask_bytes_per_mask,
+            "pack_bytes_per_mask": self.bytes_per_mask,
+            "pack_index_and_paths_bytes_per_mask": self.index_and_paths_bytes_per_mask,
+            "pack_projected_gb_imagenet": self.projected_gb_imagenet,
+            "pack_random_reads_per_s": self.random_reads_per_s,
+            "pack_random_reads_per_s_median": self.random_reads_per_s_median,
+            "pack_random_reads_per_cpu_s": self.random_reads_per_cpu_s,
+            "pack_decode_only_per_s": self.decode_only_per_s,
+            "pack_index_of_per_s": self.index_of_per_s,
+            "pack_write_masks_per_s": self.write_masks_per_s,
+            "pack_draw_s": self.draw_s,
+            "machine": self.machine,
+        }
+
+
 def run_pack_bench(
     *,
     n_masks: int = 20_000,
@@ -224,7 +331,7 @@ def run_pack_bench(
     seed: int = 0,
     codec: str | None = None,
     level: int | None = None,
-) -> dict[str, Any]:
+) -> PackBenchResult:
     """Pack ``n_masks`` entries (``n_distinct`` drawn masks, repeated) and time single-process reads.
 
     Reads are ``PackedMaskBank.mask(i)`` at uniformly random indices with the pack in the page cache
@@ -267,22 +374,20 @@ def run_pack_bench(
     sizes = config["bytes"]
     per_mask = sizes["masks"] / n_masks
     per_entry = sum(sizes.values()) / n_masks
-    return {
-        "pack_masks": n_masks,
-        "pack_distinct_masks": n_distinct,
-        "pack_shapes": [list(s) for s in PACK_SHAPES],
-        "pack_codec": config["encoding"]["codec"],
-        "pack_level": config["encoding"]["level"],
-        "pack_mask_bytes_per_mask": per_mask,
-        "pack_bytes_per_mask": per_entry,
-        "pack_index_and_paths_bytes_per_mask": per_entry - per_mask,
-        "pack_projected_gb_imagenet": per_entry * IMAGENET_TRAIN / 1e9,
-        "pack_random_reads_per_s": mask_rates["best"],
-        "pack_random_reads_per_s_median": mask_rates["median"],
-        "pack_random_reads_per_cpu_s": mask_rates["per_cpu_s"],
-        "pack_decode_only_per_s": decode_rates["best"],
-        "pack_index_of_per_s": index_of_rates["best"],
-        "pack_write_masks_per_s": n_masks / write_s,
-        "pack_draw_s": draw_s,
-        "machine": platform.processor() or platform.machine(),
-    }
+    return PackBenchResult(
+        masks=n_masks,
+        distinct_masks=n_distinct,
+        codec=config["encoding"]["codec"],
+        level=config["encoding"]["level"],
+        mask_bytes_per_mask=per_mask,
+        bytes_per_mask=per_entry,
+        projected_gb_imagenet=per_entry * IMAGENET_TRAIN / 1e9,
+        random_reads_per_s=mask_rates["best"],
+        random_reads_per_s_median=mask_rates["median"],
+        random_reads_per_cpu_s=mask_rates["per_cpu_s"],
+        decode_only_per_s=decode_rates["best"],
+        index_of_per_s=index_of_rates["best"],
+        write_masks_per_s=n_masks / write_s,
+        draw_s=draw_s,
+        machine=platform.processor() or platform.machine(),
+    )

@@ -40,8 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,156 @@ def _config_name(method: str, bg_aug: str) -> str:
     return method if bg_aug == "none" else f"{method}+{bg_aug}"
 
 
+@dataclass(frozen=True)
+class BenchDataset:
+    """The generated JPEG folder and its mask pack; ``to_json()`` is ``dataset.json`` (and the report's
+    ``data``), ``from_json`` reads it back."""
+
+    images: int
+    unique_images: int
+    side: int
+    seed: int
+    mean_jpeg_kb: float
+    sizes: tuple[tuple[int, int], ...]
+    seconds: float
+    root: str
+    """The images folder."""
+    pack: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "unique_images": self.unique_images,
+            "side": self.side,
+            "seed": self.seed,
+            "mean_jpeg_kb": self.mean_jpeg_kb,
+            "sizes": [list(s) for s in self.sizes],
+            "seconds": self.seconds,
+            "root": self.root,
+            "pack": self.pack,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BenchDataset:
+        return cls(
+            images=int(data["images"]),
+            unique_images=int(data["unique_images"]),
+            side=int(data["side"]),
+            seed=int(data["seed"]),
+            mean_jpeg_kb=float(data["mean_jpeg_kb"]),
+            sizes=tuple((int(h), int(w)) for h, w in data["sizes"]),
+            seconds=float(data["seconds"]),
+            root=str(data["root"]),
+            pack=str(data["pack"]),
+        )
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """One configuration and compile mode: its pairs/s (``ceiling_pairs_per_s``, ``ceiling_seconds``,
+    ``<stage>_pairs_per_s`` for augment, read, decode, data and end_to_end, and ``ratio``) in
+    ``numbers``, or the ``error`` that stopped it (``--keep-going``); ``seconds`` it took in all."""
+
+    method: str
+    bg_aug: str
+    compiled: bool
+    numbers: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float | None = None
+
+    @property
+    def name(self) -> str:
+        return _config_name(self.method, self.bg_aug)
+
+    @property
+    def ratio(self) -> float:
+        """End-to-end / ceiling pairs/s."""
+        return self.numbers["ratio"]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"method": self.method, "bg_aug": self.bg_aug, "compiled": self.compiled}
+        data.update(self.numbers)
+        if self.error is not None:
+            data["error"] = self.error
+        if self.seconds is not None:
+            data["seconds"] = self.seconds
+        return data
+
+
+@dataclass(frozen=True)
+class PrecompileReport:
+    """The compile warm-ups: their configurations, how long they took together, and those that failed
+    (configuration -> the failure's last line)."""
+
+    configs: tuple[str, ...]
+    seconds: float
+    failed: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"configs": list(self.configs), "seconds": self.seconds, "failed": dict(self.failed)}
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """A bench run: date, machine, versions and settings, the dataset, the warm-ups and the
+    configurations measured so far; ``min_ratio``, ``median_ratio`` and ``seconds`` once it is done.
+    ``to_json()`` is the ``--json`` file (keys not yet known are absent)."""
+
+    date: str
+    device: str
+    host: str
+    cpu_cores: int | None
+    torch: str
+    torchvision: str
+    arch: str
+    batch_size: int
+    image_size: int
+    loader_workers: int
+    cpu_decode_share: float
+    amp_bf16: bool
+    channels_last: bool
+    steps: int
+    warmup: int
+    results: tuple[ConfigResult, ...] = ()
+    data: BenchDataset | None = None
+    precompile: PrecompileReport | None = None
+    min_ratio: float | None = None
+    median_ratio: float | None = None
+    seconds: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "date": self.date,
+            "device": self.device,
+            "host": self.host,
+            "cpu_cores": self.cpu_cores,
+            "torch": self.torch,
+            "torchvision": self.torchvision,
+            "arch": self.arch,
+            "batch_size": self.batch_size,
+            "image_size": self.image_size,
+            "loader_workers": self.loader_workers,
+            "cpu_decode_share": self.cpu_decode_share,
+            "amp_bf16": self.amp_bf16,
+            "channels_last": self.channels_last,
+            "steps": self.steps,
+            "warmup": self.warmup,
+            "results": [r.to_json() for r in self.results],
+        }
+        if self.data is not None:
+            out["data"] = self.data.to_json()
+        if self.precompile is not None:
+            out["precompile"] = self.precompile.to_json()
+        for key, value in (
+            ("min_ratio", self.min_ratio),
+            ("median_ratio", self.median_ratio),
+            ("seconds", self.seconds),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
 def _draw(job: tuple[int, int, int, Path, Path]) -> None:
     """Write one generated photograph (JPEG) and its mask (PNG)."""
     from PIL import Image
@@ -90,7 +241,7 @@ def _draw(job: tuple[int, int, int, Path, Path]) -> None:
 
 def make_dataset(
     root: Path, n_images: int, n_unique: int, side: int, workers: int, seed: int = 0
-) -> dict[str, Any]:
+) -> BenchDataset:
     """``n_images`` JPEGs under ``root/images`` (``n_unique`` drawn scenes, repeated as byte copies
     under other names) and their mask pack at ``root/masks.pack``."""
     import json
@@ -103,7 +254,10 @@ def make_dataset(
     if marker.is_file():  # made by an earlier run with the same settings: reuse it
         made: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
         if all(made.get(k) == v for k, v in wanted.items()):
-            return made
+            try:
+                return BenchDataset.from_json(made)
+            except (KeyError, TypeError, ValueError):  # written by an older bench: made again below
+                pass
     elif theirs := [p.name for p in (images, masks, root / "masks.pack") if p.exists()]:
         raise UsageError(
             f"--data-dir {root} holds {', '.join(theirs)} that bgaug bench did not make (no dataset.json);"
@@ -127,16 +281,19 @@ def make_dataset(
     pack = root / "masks.pack"
     pack_folder(images, masks, pack)
     jpeg_bytes = sum(p.stat().st_size for p in images.rglob("*.jpg"))
-    made = {
-        **wanted,
-        "mean_jpeg_kb": jpeg_bytes / n_images / 1024,
-        "sizes": [list(s) for s in SIZES],
-        "seconds": time.perf_counter() - started,
-        "root": str(images),
-        "pack": str(pack),
-    }
-    atomic_write_json(marker, made)
-    return made
+    dataset = BenchDataset(
+        images=n_images,
+        unique_images=n_unique,
+        side=side,
+        seed=seed,
+        mean_jpeg_kb=jpeg_bytes / n_images / 1024,
+        sizes=SIZES,
+        seconds=time.perf_counter() - started,
+        root=str(images),
+        pack=str(pack),
+    )
+    atomic_write_json(marker, dataset.to_json())
+    return dataset
 
 
 def _sync(device: torch.device) -> None:
@@ -219,9 +376,9 @@ def measure(
     bg_aug: str,
     compiled: bool,
     args: argparse.Namespace,
-    data: dict[str, Any],
+    data: BenchDataset,
     device: torch.device,
-) -> dict[str, Any]:
+) -> ConfigResult:
     """Ceiling, data-path and end-to-end pairs/s of one configuration and compile mode."""
     from bgaug.augment import build_pipeline
     from bgaug.core.device_loader import DeviceEpochBatches, EncodedImageFolder
@@ -230,7 +387,7 @@ def measure(
 
     step, synthetic = _step_and_batch(method_name, bg_aug, compiled, args, device)
     B = args.batch_size
-    result: dict[str, Any] = {"method": method_name, "bg_aug": bg_aug, "compiled": compiled}
+    result: dict[str, float] = {}
     started = time.perf_counter()
     result["ceiling_pairs_per_s"] = _rate(
         iter(lambda: synthetic, None), step, args.warmup, args.steps, device, B
@@ -242,7 +399,7 @@ def measure(
         options["p_neg"] = args.p_neg
     pipeline = build_pipeline(method_name, bg_aug, image_size=args.image_size, **options)
     dataset = EncodedImageFolder(
-        data["root"], open_mask_bank(data["root"], data["pack"]), cpu_decode_share=args.cpu_decode_share
+        data.root, open_mask_bank(data.root, data.pack), cpu_decode_share=args.cpu_decode_share
     )
     loader = DeviceEpochBatches(
         dataset,
@@ -285,7 +442,7 @@ def measure(
         finally:
             batches.close()  # stops the loader thread and its worker processes
     result["ratio"] = result["end_to_end_pairs_per_s"] / result["ceiling_pairs_per_s"]
-    return result
+    return ConfigResult(method_name, bg_aug, compiled, numbers=result)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -384,15 +541,16 @@ def _fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
     args.config_list = wanted
 
 
-def _table(results: Sequence[dict[str, Any]]) -> str:
+def _table(results: Sequence[ConfigResult]) -> str:
     lines = [
         f"{'configuration':<22} {'mode':<8} {'ceiling':>9} {'augment':>9} {'read':>9} {'decode':>9} "
         f"{'data':>9} {'end-to-end':>11} {'ratio':>6}",
     ]
-    for r in results:
-        mode = "compiled" if r["compiled"] else "eager"
+    for result in results:
+        r = result.numbers
+        mode = "compiled" if result.compiled else "eager"
         lines.append(
-            f"{_config_name(r['method'], r['bg_aug']):<22} {mode:<8} {r['ceiling_pairs_per_s']:9.1f} "
+            f"{result.name:<22} {mode:<8} {r['ceiling_pairs_per_s']:9.1f} "
             f"{r['augment_pairs_per_s']:9.1f} {r['read_pairs_per_s']:9.1f} {r['decode_pairs_per_s']:9.1f} "
             f"{r['data_pairs_per_s']:9.1f} "
             f"{r['end_to_end_pairs_per_s']:11.1f} {r['ratio']:6.3f}"
@@ -409,7 +567,7 @@ def _wait_for_warmers(
     warmers: list[tuple[str, subprocess.Popen[bytes], Path]],
     started: float,
     timeout_s: float = PRECOMPILE_TIMEOUT_S,
-) -> dict[str, Any]:
+) -> PrecompileReport:
     """Wait for the warm-up processes; report their time and any that failed (with its last line)."""
     failed = {}
     for name, process, log in warmers:
@@ -431,7 +589,7 @@ def _wait_for_warmers(
             )
     seconds = time.perf_counter() - started
     print(f"[bench] {len(warmers)} compile warm-ups done in {seconds:.0f} s (in parallel)", flush=True)
-    return {"configs": [name for name, _, _ in warmers], "seconds": seconds, "failed": failed}
+    return PrecompileReport(tuple(name for name, _, _ in warmers), seconds, failed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -459,19 +617,19 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         if precompile:
             warmers = _start_warmers(args, root)
-        report["data"] = make_dataset(
-            root, args.images, args.unique, args.photo_side, workers=args.workers or 1
-        )
+        data = make_dataset(root, args.images, args.unique, args.photo_side, workers=args.workers or 1)
+        report = replace(report, data=data)
         print(
-            f"[bench] {args.images} JPEGs ({report['data']['mean_jpeg_kb']:.0f} KiB on average) and their "
-            f"mask pack in {report['data']['seconds']:.1f} s",
+            f"[bench] {args.images} JPEGs ({data.mean_jpeg_kb:.0f} KiB on average) and their "
+            f"mask pack in {data.seconds:.1f} s",
             flush=True,
         )
         if warmers:
-            report["precompile"] = _wait_for_warmers(warmers, started)
+            report = replace(report, precompile=_wait_for_warmers(warmers, started))
         for compiled in modes:
             for method, bg_aug in args.config_list:
-                report["results"].append(_measure_one(method, bg_aug, compiled, args, report, device))
+                result = _measure_one(method, bg_aug, compiled, args, report, device)
+                report = replace(report, results=(*report.results, result))
     finally:
         for _, process, _ in warmers:  # still running only when this run failed first
             if process.poll() is None:
@@ -492,28 +650,27 @@ def _check_configs(configs: Sequence[tuple[str, str]]) -> None:
             raise UsageError(f"unknown background augmentation {bg_aug!r} in --configs")
 
 
-def _report_header(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
-    """What the run measures on: date, machine, versions and settings; ``results`` filled later."""
+def _report_header(args: argparse.Namespace, device: torch.device) -> BenchReport:
+    """What the run measures on: date, machine, versions and settings; the rest filled later."""
     import torchvision
 
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "host": platform.node(),
-        "cpu_cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "arch": args.arch,
-        "batch_size": args.batch_size,
-        "image_size": args.image_size,
-        "loader_workers": args.workers,
-        "cpu_decode_share": args.cpu_decode_share,
-        "amp_bf16": device.type == "cuda",
-        "channels_last": device.type == "cuda",
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "results": [],
-    }
+    return BenchReport(
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        host=platform.node(),
+        cpu_cores=os.cpu_count(),
+        torch=torch.__version__,
+        torchvision=torchvision.__version__,
+        arch=args.arch,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        loader_workers=args.workers,
+        cpu_decode_share=args.cpu_decode_share,
+        amp_bf16=device.type == "cuda",
+        channels_last=device.type == "cuda",
+        steps=args.steps,
+        warmup=args.warmup,
+    )
 
 
 def _start_warmers(args: argparse.Namespace, root: Path) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
@@ -532,43 +689,45 @@ def _measure_one(
     bg_aug: str,
     compiled: bool,
     args: argparse.Namespace,
-    report: dict[str, Any],
+    report: BenchReport,
     device: torch.device,
-) -> dict[str, Any]:
-    """One configuration's measurement (an error entry under ``--keep-going``), printed and saved."""
+) -> ConfigResult:
+    """One configuration's measurement (an error entry under ``--keep-going``), printed and saved
+    (``report`` with it) to ``--json``."""
+    assert report.data is not None, "the dataset is made before any configuration is measured"
     started = time.perf_counter()
     try:
-        result = measure(method, bg_aug, compiled, args, report["data"], device)
+        result = measure(method, bg_aug, compiled, args, report.data, device)
     except (RuntimeError, ValueError) as exc:  # one broken configuration must not cost the rest
         if not args.keep_going:
             raise
-        result = {"method": method, "bg_aug": bg_aug, "compiled": compiled, "error": repr(exc)}
+        result = ConfigResult(method, bg_aug, compiled, error=repr(exc))
         print(f"[bench] {_config_name(method, bg_aug)} compiled={compiled} failed: {exc!r}", flush=True)
-    result["seconds"] = time.perf_counter() - started
-    if "error" not in result:
-        print(_table([result]).splitlines()[-1] + f"  ({result['seconds']:.0f} s)", flush=True)
+    result = replace(result, seconds=time.perf_counter() - started)
+    if result.error is None:
+        print(_table([result]).splitlines()[-1] + f"  ({result.seconds:.0f} s)", flush=True)
     if device.type == "cuda":
         torch.cuda.empty_cache()
     if args.json:
-        atomic_write_json(args.json, {**report, "results": [*report["results"], result]})
+        atomic_write_json(args.json, replace(report, results=(*report.results, result)).to_json())
     return result
 
 
-def _summarise(report: dict[str, Any], args: argparse.Namespace, run_started: float) -> int:
+def _summarise(report: BenchReport, args: argparse.Namespace, run_started: float) -> int:
     """Ratios over the measured configurations, the JSON and the table; exit 1 if any failed."""
-    measured = [r for r in report["results"] if "error" not in r]
-    failed = len(report["results"]) - len(measured)
+    measured = [r for r in report.results if r.error is None]
+    failed = len(report.results) - len(measured)
     if not measured:
         raise RuntimeError("every configuration failed; see the lines above")
-    ratios = [r["ratio"] for r in measured]
-    report["min_ratio"] = min(ratios)
-    report["median_ratio"] = statistics.median(ratios)
-    report["seconds"] = time.perf_counter() - run_started  # issue #9 asks for one call of <= 5 minutes
-    print(f"[bench] whole run: {report['seconds']:.0f} s", flush=True)
+    ratios = [r.ratio for r in measured]
+    min_ratio, median_ratio = min(ratios), statistics.median(ratios)
+    seconds = time.perf_counter() - run_started  # issue #9 asks for one call of <= 5 minutes
+    report = replace(report, min_ratio=min_ratio, median_ratio=median_ratio, seconds=seconds)
+    print(f"[bench] whole run: {seconds:.0f} s", flush=True)
     if args.json:
-        atomic_write_json(args.json, report)
+        atomic_write_json(args.json, report.to_json())
     print(_table(measured))
-    print(f"end-to-end / ceiling: min {report['min_ratio']:.3f}, median {report['median_ratio']:.3f}")
+    print(f"end-to-end / ceiling: min {min_ratio:.3f}, median {median_ratio:.3f}")
     return 1 if failed else 0
 
 

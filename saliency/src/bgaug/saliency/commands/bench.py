@@ -74,9 +74,10 @@ def add_pack_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    from bgaug.saliency.bench import run_bench, run_pack_bench
+    from bgaug.saliency.bench import BenchResult, PackBenchResult, run_bench, run_pack_bench
 
     check_json_out(args.json)
+    result: BenchResult | PackBenchResult
     if args.pack:
         result = run_pack_bench(
             n_masks=args.pack_masks, n_distinct=args.pack_distinct, reads=args.pack_reads, seed=args.seed
@@ -92,5 +93,6 @@ def run_from_args(args: argparse.Namespace) -> int:
             model_size=args.model_size,
             photo_sides=args.photo_sides,
         )
-    emit(result, args.json, tuple(result))
+    data = result.to_json()
+    emit(data, args.json, tuple(data))
     return 0
