@@ -82,22 +82,10 @@ def _run_argv(ckpt: Path, root: Path, tmp: Path, *extra: str) -> list[str]:
     return ["run", "--checkpoint", str(ckpt), "--data-root", str(root), "--out", str(tmp / "out"), *extra]
 
 
-def _linear_argv(ckpt: Path, root: Path, *extra: str) -> list[str]:
+def _train_val_argv(command: str, ckpt: Path, root: Path, *extra: str) -> list[str]:
+    """``linear`` / ``knn`` on the synthetic train and val splits."""
     return [
-        "linear",
-        "--checkpoint",
-        str(ckpt),
-        "--train",
-        str(root / "train"),
-        "--val",
-        str(root / "val"),
-        *extra,
-    ]
-
-
-def _knn_argv(ckpt: Path, root: Path, *extra: str) -> list[str]:
-    return [
-        "knn",
+        command,
         "--checkpoint",
         str(ckpt),
         "--train",
@@ -139,14 +127,20 @@ CASES: dict[str, Case] = {
     ),
     "run: --out unwritable": lambda c, r, t: [*_run_argv(c, r, t)[:-2], "--out", str(t / BLOCKED / "out")],
     "run: --json unwritable": lambda c, r, t: _run_argv(c, r, t, "--json", str(t / BLOCKED / "r.json")),
-    "linear: --train missing": lambda c, r, t: _linear_argv(c, t / "nope"),
-    "linear: --out exists": lambda c, r, t: _linear_argv(c, r, "--out", _existing(t, "head.pt")),
-    "linear: --cache unwritable": lambda c, r, t: _linear_argv(c, r, "--cache", str(t / BLOCKED / "c")),
-    "linear: --json unwritable": lambda c, r, t: _linear_argv(c, r, "--json", str(t / BLOCKED / "r.json")),
+    "linear: --train missing": lambda c, r, t: _train_val_argv("linear", c, t / "nope"),
+    "linear: --out exists": lambda c, r, t: _train_val_argv("linear", c, r, "--out", _existing(t, "head.pt")),
+    "linear: --cache unwritable": lambda c, r, t: _train_val_argv(
+        "linear", c, r, "--cache", str(t / BLOCKED / "c")
+    ),
+    "linear: --json unwritable": lambda c, r, t: _train_val_argv(
+        "linear", c, r, "--json", str(t / BLOCKED / "r.json")
+    ),
     "finetune: --split missing": lambda c, r, t: [*_finetune_argv(c, t), "--split", str(t / "nope.txt")],
     "finetune: --out exists": lambda c, r, t: _finetune_argv(c, t, "--out", _existing(t, "ft.pt")),
-    "knn: --val missing": lambda c, r, t: _knn_argv(c, r, "--val", str(t / "nope")),
-    "knn: --json unwritable": lambda c, r, t: _knn_argv(c, r, "--json", str(t / BLOCKED / "r.json")),
+    "knn: --val missing": lambda c, r, t: _train_val_argv("knn", c, r, "--val", str(t / "nope")),
+    "knn: --json unwritable": lambda c, r, t: _train_val_argv(
+        "knn", c, r, "--json", str(t / BLOCKED / "r.json")
+    ),
     "transfer: --root missing": lambda c, r, t: [
         "transfer",
         "--checkpoint",
@@ -210,7 +204,7 @@ def test_bad_inputs_and_outputs_fail_in_one_line_before_any_compute(
 def test_linear_out_is_replaced_only_with_overwrite(tmp_path: Path, synth_root: Path) -> None:
     ckpt = save_test_checkpoint(tmp_path / "model.pt", head=False)
     out = tmp_path / "with_head.pt"
-    argv = _linear_argv(ckpt, synth_root, "--epochs", "1", "--out", str(out), *FAST)
+    argv = _train_val_argv("linear", ckpt, synth_root, "--epochs", "1", "--out", str(out), *FAST)
     assert main(argv) == 0
     before = out.read_bytes()
     assert main(argv) == 2

@@ -141,15 +141,22 @@ def locate(config: RunConfig, suite: str) -> tuple[Path | None, list[Path]]:
     if config.data_root is None:
         return None, []
     tried = [config.data_root / rel for rel in SEARCH[suite]]
-    return next((p for p in tried if p.is_dir() and _looks_like(suite, p)), None), tried
+    return _first_match(suite, tried), tried
+
+
+RECOGNISABLE = ("in9", "imagenet_v2")
+"""Suites whose folder ``_looks_like`` tells apart from any other, so a user may name it directly."""
 
 
 def find_suite_folder(root: Path, suite: str) -> Path | None:
-    """The suite's folder given either a data root (``SEARCH``'s places below it) or the folder itself."""
-    for path in (root, *(root / rel for rel in SEARCH[suite])):
-        if path.is_dir() and _looks_like(suite, path) and (path != root or suite in ("in9", "imagenet_v2")):
-            return path
-    return None
+    """The suite's folder given a data root (``SEARCH``'s places below it) or, for ``RECOGNISABLE``
+    suites, the folder itself."""
+    itself = [root] if suite in RECOGNISABLE else []
+    return _first_match(suite, [*itself, *(root / rel for rel in SEARCH[suite])])
+
+
+def _first_match(suite: str, places: Sequence[Path]) -> Path | None:
+    return next((p for p in places if p.is_dir() and _looks_like(suite, p)), None)
 
 
 def _looks_like(suite: str, path: Path) -> bool:

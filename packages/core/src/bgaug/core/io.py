@@ -72,9 +72,13 @@ def _open_verified(path: Path) -> Image.Image:
     return img
 
 
+INTEGER_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+"""PIL modes of 16-bit (and 32-bit integer) grey images: scaled to 8 bits unless they hold only 0/1."""
+
+
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     mode = img.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+    if mode in INTEGER_GREY_MODES:
         # 16-bit grayscale (PNG, TIFF): scale the 0..65535 range to 0..255.
         arr = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
@@ -136,9 +140,9 @@ def load_mask(
     """
     p = Path(path)
     img = _open_verified(p)
-    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I") and int(np.asarray(img).max(initial=0)) <= 1:
+    if img.mode in INTEGER_GREY_MODES and int(np.asarray(img).max(initial=0)) <= 1:
         arr = np.asarray(img).astype(np.uint8)  # a 16-bit 0/1 export: scaling to 8 bits would empty it
-    elif img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F", "P", "RGBA", "LA"):
+    elif img.mode in (*INTEGER_GREY_MODES, "F", "P", "RGBA", "LA"):
         arr = _to_rgb_uint8(img).max(axis=2)
     elif img.mode == "1":
         arr = np.asarray(img.convert("L"))
