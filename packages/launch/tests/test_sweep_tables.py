@@ -6,7 +6,14 @@ import pytest
 
 from bgaug.core.errors import UsageError
 from bgaug.launch.config import PretrainConfig
-from bgaug.launch.sweep import best_row, parse_grid, plot_heatmap, trial_configs, write_table
+from bgaug.launch.sweep import (
+    best_row,
+    heatmap_subtitle,
+    parse_grid,
+    plot_heatmap,
+    trial_configs,
+    write_table,
+)
 
 
 def test_parse_grid() -> None:
@@ -71,6 +78,23 @@ def test_in9_numbers_join_the_table_and_get_heat_maps(tmp_path: Path) -> None:
     plot_heatmap(tmp_path / "gap.png", rows, ["p_pos", "p_neg"], "in9_bg_gap")
     assert (tmp_path / "gap.png").read_bytes()[:4] == b"\x89PNG"
     assert set(plt.get_fignums()) == open_before  # closed after saving
+    titles: list[str] = []
+    savefig = plt.Figure.savefig
+
+    def record_title(fig: plt.Figure, *args: object, **kwargs: object) -> None:
+        titles.append(fig.axes[0].get_title())
+        savefig(fig, *args, **kwargs)
+
+    plt.Figure.savefig = record_title  # type: ignore[method-assign]
+    try:
+        base = PretrainConfig(method="moco_v2", bg_aug="bg_swaps", data="/d", masks="/m", epochs=80)
+        what = heatmap_subtitle(base, {"p_pos": [0.2], "p_neg": [0.2]})
+        plot_heatmap(tmp_path / "gap2.png", rows, ["p_pos", "p_neg"], "in9_bg_gap", what)
+    finally:
+        plt.Figure.savefig = savefig  # type: ignore[method-assign]
+    assert what == "moco_v2 + bg_swaps, 80 epochs, seed 0"
+    assert titles == [f"BG-Gap = Mixed-Same \u2212 Mixed-Rand (points)\n{what}"]  # which runs the cells are
+    assert heatmap_subtitle(base, {"seed": [0, 1]}) == "moco_v2 + bg_swaps, 80 epochs"
 
 
 def test_in9_sweeps_refuse_asha_and_ray_train_trials(tmp_path: Path) -> None:

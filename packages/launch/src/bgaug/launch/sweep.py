@@ -202,10 +202,11 @@ def sweep(
     results = tuner.fit()
     rows = result_rows(results, grid, options.metric, mode)
     write_table(out, rows)
-    plot_heatmap(out / "heatmap.png", rows, list(grid), options.metric)
+    what = heatmap_subtitle(base, grid)
+    plot_heatmap(out / "heatmap.png", rows, list(grid), options.metric, what)
     if options.in9 is not None:
         for name in IN9_METRICS:
-            plot_heatmap(out / f"heatmap_{name}.png", rows, list(grid), name)
+            plot_heatmap(out / f"heatmap_{name}.png", rows, list(grid), name, what)
     best = best_row(rows, mode)
     if best is not None:
         save_config(out / "best_config.json", base.updated(**best["grid"]))
@@ -277,8 +278,19 @@ HEATMAP_TITLES = {
 HEATMAP_UNITS = {name: "points" if name == "in9_bg_gap" else "top-1 (%)" for name in IN9_METRICS}
 
 
-def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric: str) -> None:
-    """The final metric over the first two grid keys (one row of cells for a one-key grid)."""
+def heatmap_subtitle(base: PretrainConfig, grid: Mapping[str, Any]) -> str:
+    """What every cell shares: method, background augmentation, epochs and seed (unless swept)."""
+    parts = [f"{base.method} + {base.bg_aug}"]
+    parts += [f"{base.epochs} epochs"] if "epochs" not in grid else []
+    parts += [f"seed {base.seed}"] if "seed" not in grid else []
+    return ", ".join(parts)
+
+
+def plot_heatmap(
+    path: Path, rows: list[dict[str, Any]], keys: list[str], metric: str, what: str = ""
+) -> None:
+    """The final metric over the first two grid keys (one row of cells for a one-key grid); ``what``
+    (e.g. "moco_v2 + bg_swaps, 80 epochs") is the title's second line: which runs the grid varied."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -307,12 +319,15 @@ def plot_heatmap(path: Path, rows: list[dict[str, Any]], keys: list[str], metric
         for j in range(len(xs)):
             missing = bool(np.isnan(values[i, j]))
             text = "no result" if missing else f"{values[i, j]:.2f}"
-            ax.text(j, i, text, ha="center", va="center", color="black" if missing else "white", fontsize=9)
+            # dark text on viridis' bright (green-yellow) end, white on its dark end
+            bright = missing or float(image.norm(values[i, j])) > 0.6
+            ax.text(j, i, text, ha="center", va="center", color="black" if bright else "white", fontsize=9)
     ax.set_yticks(range(len(ys)), [str(y) for y in ys])
     ax.set_xticks(range(len(xs)), [str(x) for x in xs] if x_key else [""])
     ax.set_ylabel(y_key)
     ax.set_xlabel(x_key or "")
-    ax.set_title(HEATMAP_TITLES.get(metric, f"{metric} (final epoch)"))
+    title = HEATMAP_TITLES.get(metric, f"{metric} (final epoch)")
+    ax.set_title(f"{title}\n{what}" if what else title, fontsize=10)
     fig.colorbar(image, ax=ax, label=HEATMAP_UNITS.get(metric, metric))
     fig.tight_layout()
     with atomic_write(path, "wb") as handle:
