@@ -320,7 +320,7 @@ def plot_heatmap(
             missing = bool(np.isnan(values[i, j]))
             text = "no result" if missing else f"{values[i, j]:.2f}"
             # dark text on viridis' bright (green-yellow) end, white on its dark end
-            bright = missing or float(image.norm(values[i, j])) > 0.6
+            bright = missing or float(np.asarray(image.norm(values[i, j]))) > 0.6
             ax.text(j, i, text, ha="center", va="center", color="black" if bright else "white", fontsize=9)
     ax.set_yticks(range(len(ys)), [str(y) for y in ys])
     ax.set_xticks(range(len(xs)), [str(x) for x in xs] if x_key else [""])
