@@ -89,3 +89,17 @@ def test_recipes_follow_the_papers() -> None:
         recipe("dino")
     with pytest.raises(ValueError, match="unknown TrainConfig field"):
         recipe("swav", epoch=3)
+
+
+def test_lr_scales_give_a_submodule_its_own_groups() -> None:
+    net = _net()
+    groups = param_groups(net, 1e-4, lr_scales={"2": 10.0})
+    by_scale = {(g["lr_scale"], g["lars_adapt"]): {id(p) for p in g["params"]} for g in groups}
+    assert by_scale[(10.0, True)] == {id(net[2].weight)}
+    assert by_scale[(10.0, False)] == {id(net[2].bias)}
+    assert by_scale[(1.0, True)] == {id(net[0].weight)}
+    assert {g["weight_decay"] for g in groups if not g["lars_adapt"]} == {0.0}
+    with pytest.raises(ValueError, match="names no submodule"):
+        param_groups(net, 1e-4, lr_scales={"predictor": 10.0})
+    with pytest.raises(ValueError, match="finite number > 0"):
+        param_groups(net, 1e-4, lr_scales={"2": 0.0})

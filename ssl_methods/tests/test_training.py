@@ -182,3 +182,27 @@ def test_bf16_autocast_and_channels_last_on_cpu(
         train(
             _method("byol", tiny_options), batches(), _config(amp=True, amp_dtype="float16"), tmp_path / "x"
         )
+
+
+def test_byol_predictor_trains_at_its_lr_scale(
+    tiny_options: dict[str, dict[str, Any]], batches: Callable[..., Provider], tmp_path: Path
+) -> None:
+    # Adam's first step moves every weight by about the learning rate (m / sqrt(v) = sign(g)), so the
+    # predictor's weights move predictor_lr_scale times as far as the projector's.
+    moved = {}
+    for scale in (1.0, 10.0):
+        method = _method("byol", tiny_options, predictor_lr_scale=scale)
+        before = {n: p.detach().clone() for n, p in method.named_parameters() if p.requires_grad}
+        config = _config(
+            steps_per_epoch=1, optimizer="adamw", base_lr=2e-3, weight_decay=0.0, schedule="constant"
+        )
+        train(method, batches(), config, tmp_path / str(scale))
+        after = {n: p.detach() for n, p in method.named_parameters()}
+        moved[scale] = {
+            part: max(float((after[n] - before[n]).abs().max()) for n in before if n.startswith(part))
+            for part in ("projector.", "predictor.")
+        }
+    lr = 2e-3 * 16 / 256
+    for scale, parts in moved.items():
+        assert parts["projector."] == pytest.approx(lr, rel=0.05)
+        assert parts["predictor."] == pytest.approx(lr * scale, rel=0.05)

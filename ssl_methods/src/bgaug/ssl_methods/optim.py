@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -14,22 +14,53 @@ from bgaug.core.errors import UsageError
 
 
 def param_groups(
-    model: nn.Module, weight_decay: float, *, exclude_bias_and_norm: bool = True
+    model: nn.Module,
+    weight_decay: float,
+    *,
+    exclude_bias_and_norm: bool = True,
+    lr_scales: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Trainable parameters split into a decayed group and (optionally) an excluded one.
 
     Biases and normalisation weights (every parameter with ndim <= 1) get no weight decay and no LARS
-    adaptation, as in Goyal et al. (2017) and BYOL / SwAV.
+    adaptation, as in Goyal et al. (2017) and BYOL / SwAV. ``lr_scales`` maps a submodule's name
+    (``model.named_modules()``) to a learning-rate multiplier: its parameters get their own groups,
+    whose ``lr_scale`` the training loop multiplies into the scheduled rate.
     """
-    decay: list[nn.Parameter] = []
-    excluded: list[nn.Parameter] = []
+    scales = dict(lr_scales or {})
+    modules = dict(model.named_modules())
+    unknown = sorted(set(scales) - set(modules))
+    if unknown:
+        raise ValueError(f"lr_scales names no submodule of the model: {', '.join(unknown)}")
+    scale_of: dict[int, float] = {}
+    for name, scale in scales.items():
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"lr scale of {name!r} must be a finite number > 0, got {scale}")
+        for p in modules[name].parameters():
+            scale_of[id(p)] = scale
+    grouped: dict[tuple[bool, float], list[nn.Parameter]] = {}
     for p in model.parameters():
         if not p.requires_grad:
             continue
-        (excluded if exclude_bias_and_norm and p.ndim <= 1 else decay).append(p)
-    groups: list[dict[str, Any]] = [{"params": decay, "weight_decay": weight_decay, "lars_adapt": True}]
-    if excluded:
-        groups.append({"params": excluded, "weight_decay": 0.0, "lars_adapt": False})
+        excluded = exclude_bias_and_norm and p.ndim <= 1
+        grouped.setdefault((excluded, scale_of.get(id(p), 1.0)), []).append(p)
+    groups: list[dict[str, Any]] = [
+        {
+            "params": grouped.pop((False, 1.0), []),
+            "weight_decay": weight_decay,
+            "lars_adapt": True,
+            "lr_scale": 1.0,
+        }
+    ]
+    for (excluded, scale), params in grouped.items():
+        groups.append(
+            {
+                "params": params,
+                "weight_decay": 0.0 if excluded else weight_decay,
+                "lars_adapt": not excluded,
+                "lr_scale": scale,
+            }
+        )
     return groups
 
 
@@ -102,9 +133,12 @@ def build_optimizer(
     weight_decay: float,
     exclude_bias_and_norm: bool = True,
     lars_eta: float = 0.001,
+    lr_scales: Mapping[str, float] | None = None,
 ) -> Optimizer:
-    groups = param_groups(model, weight_decay, exclude_bias_and_norm=exclude_bias_and_norm)
-    if not groups[0]["params"] and len(groups) == 1:
+    groups = param_groups(
+        model, weight_decay, exclude_bias_and_norm=exclude_bias_and_norm, lr_scales=lr_scales
+    )
+    if not any(group["params"] for group in groups):
         raise ValueError("the model has no trainable parameters")
     if name == "sgd":
         # torch's SGD ignores the extra "lars_adapt" key.

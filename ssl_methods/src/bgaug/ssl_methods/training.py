@@ -305,6 +305,7 @@ class _Trainer:
             weight_decay=config.weight_decay,
             exclude_bias_and_norm=config.exclude_bias_and_norm,
             lars_eta=config.lars_eta,
+            lr_scales=method.lr_scales(),
         )
         self.use_scaler = config.amp and config.amp_dtype == "float16"
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_scaler)
@@ -385,7 +386,7 @@ class _Trainer:
         config = self.config
         lr = config.lr_at(self.global_step)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # absent in checkpoints from before lr scales
         batch = batch.to(self.device, non_blocking=True, channels_last=config.channels_last)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=config.amp):
             output = self.forward(batch)

@@ -20,15 +20,26 @@ class ByolConfig:
     hidden_dim: int = 4096
     out_dim: int = 256
     base_momentum: float = 0.99
+    # The predictor's learning rate over the rest's (1 in BYOL's paper). A predictor that keeps up
+    # with the projector is what BYOL's bootstrapping relies on (Tian et al., 2021, DirectPred); in
+    # the few thousand steps of a CPU run a 10x rate formed features where 1x did not (docs/science.md).
+    predictor_lr_scale: float = 1.0
+    # A BatchNorm (no affine) on the projector's output, as SimSiam's projector has; BYOL's paper has
+    # none. At CPU scale it kept BYOL's features from collapsing into a few directions (docs/science.md).
+    projector_last_bn: bool = False
 
     def __post_init__(self) -> None:
         check_positive("hidden_dim", self.hidden_dim)
         check_positive("out_dim", self.out_dim)
         check_range("base_momentum", self.base_momentum, 0.0, 1.0)
+        check_positive("predictor_lr_scale", self.predictor_lr_scale)
 
 
 class Byol(Method):
-    """Projector and predictor MLPs with batch norm; target decay from ``base_momentum`` to 1 (cosine)."""
+    """Projector and predictor MLPs with batch norm; target decay from ``base_momentum`` to 1 (cosine).
+
+    The CPU recipe (``recipes.CPU_METHOD_OPTIONS``) adds a BatchNorm after the projector and a faster
+    predictor; the defaults are the paper's."""
 
     name = "byol"
 
@@ -37,7 +48,9 @@ class Byol(Method):
     ):
         super().__init__(backbone, feature_dim, arch=arch, small_stem=small_stem)
         self.config = config
-        self.projector = MLPHead(feature_dim, config.hidden_dim, config.out_dim)
+        self.projector = MLPHead(
+            feature_dim, config.hidden_dim, config.out_dim, last_bn=config.projector_last_bn
+        )
         self.predictor = MLPHead(config.out_dim, config.hidden_dim, config.out_dim)
         self.target = frozen_copy(nn.Sequential(self.backbone, self.projector))
 
@@ -53,6 +66,10 @@ class Byol(Method):
             z1, z2 = encode_views(self.target, [v1, v2])
         loss = byol_loss((p1, p2), (z1, z2))
         return LossOutput(loss, {})
+
+    def lr_scales(self) -> dict[str, float]:
+        scale = self.config.predictor_lr_scale
+        return {"predictor": scale} if scale != 1.0 else {}
 
     def on_step_end(self, progress: TrainProgress) -> None:
         tau = cosine_momentum(self.config.base_momentum, progress.fraction)
