@@ -74,6 +74,15 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(
     demo.run_demo(moved, "tiny")
     assert eval_marker.stat().st_mtime_ns == before and not out.exists()
 
+    # A run trained under an earlier version of its recipe is stale, though the preset is the same.
+    from bgaug.ssl_methods import recipes
+
+    monkeypatch.setitem(recipes.RECIPES, "moco_v2", {**recipes.RECIPES["moco_v2"], "base_lr": 0.05})
+    pretrain_marker = moved / "runs" / "moco_v2-none-s0" / ".stage.json"
+    before = pretrain_marker.stat().st_mtime_ns
+    demo.run_demo(moved, "tiny")
+    assert pretrain_marker.stat().st_mtime_ns != before
+
 
 def test_a_cached_stage_finds_its_files_after_its_folder_moved(tmp_path: Path) -> None:
     def work(directory: Path) -> dict[str, object]:
