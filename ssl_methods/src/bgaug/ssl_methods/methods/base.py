@@ -13,11 +13,11 @@ from bgaug.core.interfaces import LossOutput, TrainProgress, ViewBatch
 class Method(nn.Module):
     """Base of all methods; implements core's ``SSLMethod`` Protocol.
 
-        ``forward(batch)`` is ``loss(batch)`` so that DDP (or Ray Train's ``prepare_model``) can wrap the
-        whole method. Subclasses set ``name`` and implement ``loss``; ``on_step_end`` runs after each
-        optimiser step (momentum encoders, schedules); ``lr_scales`` gives submodules their own learning-rate
-    multiplier (BYOL's predictor). ``export_head`` is the linear head a backbone
-        checkpoint should carry (the supervised baseline's classifier), if any.
+    ``forward(batch)`` is ``loss(batch)`` so that DDP (or Ray Train's ``prepare_model``) can wrap the
+    whole method. Subclasses set ``name`` and implement ``loss``; ``on_step_end`` runs after each
+    optimiser step (momentum encoders, schedules); ``lr_scales`` gives submodules their own
+    learning-rate multiplier (BYOL's predictor). ``export_head`` is the linear head a backbone
+    checkpoint should carry (the supervised baseline's classifier), if any.
     """
 
     name: str = "method"
