@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from bgaug.core.interfaces import SSLMethod, TrainProgress, ViewBatch
 from bgaug.ssl_methods import METHODS, build_method
+from bgaug.ssl_methods.methods.byol import Byol
 from bgaug.ssl_methods.methods.moco import MocoV2
 from bgaug.ssl_methods.methods.swav import Swav
 
@@ -159,6 +160,26 @@ def test_moco_momentum_update_equals_formula(tiny_options: dict[str, dict[str, A
     method.on_step_end(TrainProgress(1, 10, 0, 1))
     for new, before, o in zip(method.key_encoder.parameters(), old, online, strict=True):
         assert torch.allclose(new, 0.9 * before + 0.1 * o)
+
+
+@pytest.mark.parametrize(("final", "expected"), [(1.0, 1.0), (0.9, 0.9)])
+def test_byol_target_momentum_at_the_last_step_is_final_momentum(
+    final: float, expected: float, tiny_options: dict[str, dict[str, Any]]
+) -> None:
+    method: Byol = _build("byol", tiny_options, base_momentum=0.9, final_momentum=final)
+    with torch.no_grad():
+        for p in method.projector.parameters():
+            p.add_(0.5)
+    old = [p.clone() for p in method.target.parameters()]
+    online = [*method.backbone.parameters(), *method.projector.parameters()]
+    method.on_step_end(TrainProgress(10, 10, 0, 1))  # the run's last step
+    for new, before, o in zip(method.target.parameters(), old, online, strict=True):
+        assert torch.allclose(new, expected * before + (1 - expected) * o)
+
+
+def test_byol_rejects_final_momentum_below_base(tiny_options: dict[str, dict[str, Any]]) -> None:
+    with pytest.raises(ValueError, match="final_momentum"):
+        _build("byol", tiny_options, base_momentum=0.99, final_momentum=0.9)
 
 
 @pytest.mark.parametrize("name", ["byol", "swav"])

@@ -46,3 +46,9 @@ def test_byol_cosine_momentum_schedule() -> None:
     assert cosine_momentum(0.99, 0.0) == pytest.approx(0.99)
     assert cosine_momentum(0.99, 0.5) == pytest.approx(0.995)
     assert cosine_momentum(0.99, 1.0) == pytest.approx(1.0)
+
+
+def test_cosine_momentum_ends_at_final_and_is_constant_when_final_is_base() -> None:
+    assert cosine_momentum(0.9, 0.5, final=0.99) == pytest.approx(0.945)
+    assert cosine_momentum(0.9, 1.0, final=0.99) == pytest.approx(0.99)
+    assert [cosine_momentum(0.9, f, final=0.9) for f in (0.0, 0.3, 1.0)] == pytest.approx([0.9] * 3)

@@ -28,7 +28,8 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
     torch._foreach_add_(t_params, o_params, alpha=1.0 - momentum)
 
 
-def cosine_momentum(base: float, fraction: float) -> float:
-    """BYOL's target decay: ``1 - (1 - base) * (cos(pi * fraction) + 1) / 2``, base -> 1."""
+def cosine_momentum(base: float, fraction: float, final: float = 1.0) -> float:
+    """BYOL's target decay: ``final - (final - base) * (cos(pi * fraction) + 1) / 2``, base -> final
+    (BYOL's paper: final 1; ``final == base`` keeps it constant)."""
     fraction = min(max(fraction, 0.0), 1.0)
-    return 1.0 - (1.0 - base) * (math.cos(math.pi * fraction) + 1.0) / 2.0
+    return final - (final - base) * (math.cos(math.pi * fraction) + 1.0) / 2.0

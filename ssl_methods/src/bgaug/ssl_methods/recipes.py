@@ -101,6 +101,7 @@ CPU_METHOD_OPTIONS: dict[str, dict[str, Any]] = {
         "hidden_dim": 512,
         "out_dim": 128,
         "base_momentum": 0.9,
+        "final_momentum": 0.9,
         "predictor_lr_scale": 10.0,
         "projector_last_bn": True,
     },
@@ -113,9 +114,10 @@ image's previous key rarely sits in the queue as a negative) with key momentum 0
 within a thousand steps (the paper's 65,536 / 0.999 are sized for ImageNet); temperature 0.07
 (MoCo v1's; 0.2 and 0.1 formed features more slowly); BatchNorm in 4 groups of 32 so a query and
 its key do not share batch statistics on one device (``MocoConfig.bn_splits``). Heads are narrower
-(256 hidden units) for a 64-feature backbone. BYOL: target momentum from 0.9 (the paper's 0.99 -> 1
-schedule from a lower start), the predictor at 10x the learning rate, and a BatchNorm on the
-projector's output (SimSiam's projector). Without them BYOL's features collapsed into a few
+(256 hidden units) for a 64-feature backbone. BYOL: a constant target momentum of 0.9 (the paper's
+0.99 -> 1 cosine schedule freezes the target by the last step, while a short run still gains from
+bootstrapping), the predictor at 10x the learning rate, and a BatchNorm on the projector's output
+(SimSiam's projector). Without them BYOL's features collapsed into a few
 directions and stayed at random-weights accuracy for the first few thousand steps."""
 
 TRAIN_RECIPES = ("paper", "cpu")

@@ -20,6 +20,10 @@ class ByolConfig:
     hidden_dim: int = 4096
     out_dim: int = 256
     base_momentum: float = 0.99
+    # Where the cosine schedule ends (1 in BYOL's paper: the target freezes by the last step). In a
+    # run of a few thousand steps a frozen target stops the bootstrapping while it still pays; the CPU
+    # recipe keeps it constant (final = base; docs/science.md).
+    final_momentum: float = 1.0
     # The predictor's learning rate over the rest's (1 in BYOL's paper). A predictor that keeps up
     # with the projector is what BYOL's bootstrapping relies on (Tian et al., 2021, DirectPred); in
     # the few thousand steps of a CPU run a 10x rate formed features where 1x did not (docs/science.md).
@@ -32,14 +36,16 @@ class ByolConfig:
         check_positive("hidden_dim", self.hidden_dim)
         check_positive("out_dim", self.out_dim)
         check_range("base_momentum", self.base_momentum, 0.0, 1.0)
+        check_range("final_momentum", self.final_momentum, self.base_momentum, 1.0)
         check_positive("predictor_lr_scale", self.predictor_lr_scale)
 
 
 class Byol(Method):
-    """Projector and predictor MLPs with batch norm; target decay from ``base_momentum`` to 1 (cosine).
+    """Projector and predictor MLPs with batch norm; target decay from ``base_momentum`` to
+    ``final_momentum`` (cosine; the paper's 0.99 -> 1).
 
     The CPU recipe (``recipes.CPU_METHOD_OPTIONS``) adds a BatchNorm after the projector and a faster
-    predictor; the defaults are the paper's."""
+    predictor, and keeps the target momentum constant; the defaults are the paper's."""
 
     name = "byol"
 
@@ -72,5 +78,5 @@ class Byol(Method):
         return {"predictor": scale} if scale != 1.0 else {}
 
     def on_step_end(self, progress: TrainProgress) -> None:
-        tau = cosine_momentum(self.config.base_momentum, progress.fraction)
+        tau = cosine_momentum(self.config.base_momentum, progress.fraction, self.config.final_momentum)
         ema_update(self.target, nn.Sequential(self.backbone, self.projector), tau)
