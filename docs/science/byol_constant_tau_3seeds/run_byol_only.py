@@ -1,4 +1,7 @@
-"""One-off: the science preset's BYOL runs only (3 seeds), for the BYOL recipe change."""
+"""One-off: the science preset with only its BYOL runs (3 seeds), after the BYOL recipe change.
+
+Usage: python run_byol_only.py OUT_DIR (bgaug installed)."""
+
 import dataclasses
 import sys
 from pathlib import Path
