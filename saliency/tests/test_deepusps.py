@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,8 +164,8 @@ def test_phase2_learns_the_chosen_label_sets(
         # Phase I is skipped; phase II gets the binarised hand-crafted maps.
         assert sorted(seen) == ["phase II after", "phase II before"]
         assert "losses" not in summary["phase1"]["mc"]
-        images = deepusps.load_training_images(tmp_path / "images", 24, progress=False).images
-        maps = deepusps.handcrafted_maps(images, ("mc", "rbd"), 24, 1, progress=False)
+        rels = deepusps.load_training_images(tmp_path / "images", 24, progress=False).relpaths
+        maps = deepusps.handcrafted_maps(tmp_path / "images", rels, ("mc", "rbd"), 300, 24, 1, progress=False)
         expected = [(maps[m] >= 0.5).float() for m in range(2)]
     else:
         pseudo = [seen[f"phase I {m} before"][0] for m in ("mc", "rbd")]
@@ -176,3 +177,27 @@ def test_phase2_learns_the_chosen_label_sets(
     assert all(torch.equal(a, b) for a, b in zip(phase2, expected, strict=True))
     _, state = load_detector(tmp_path / "det.pt")
     assert state["meta"]["config"]["phase2_labels"] == phase2_labels
+
+
+def test_handcrafted_maps_read_the_file_at_the_handcrafted_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The teachers saw the training-size square (64 px in the quick preset) however large the photo."""
+    from bgaug.saliency import deepusps
+
+    seen: list[tuple[int, ...]] = []
+
+    def recorder(image: np.ndarray) -> np.ndarray:
+        seen.append(image.shape)
+        return np.linspace(0, 1, image.shape[0] * image.shape[1]).reshape(image.shape[:2])
+
+    monkeypatch.setitem(deepusps.METHODS, "mc", recorder)
+    image, _ = ellipse_scene(0, 80, 120)  # H x W = 80 x 120: not square
+    save_png(tmp_path / "images" / "a.png", image)
+    maps = deepusps.handcrafted_maps(tmp_path / "images", ["a.png"], ("mc",), 60, 24, 1, progress=False)
+    assert seen == [(40, 60, 3)]  # shrunk to a longest side of 60, aspect kept: not the 24-px square
+    assert maps.shape == (1, 1, 1, 24, 24)
+    assert float(maps[0, 0, 0, 0, 0]) < 0.1 and float(maps[0, 0, 0, -1, -1]) > 0.9  # resized, not cropped
+    seen.clear()
+    deepusps.handcrafted_maps(tmp_path / "images", ["a.png"], ("mc",), 400, 24, 1, progress=False)
+    assert seen == [(80, 120, 3)]  # within the bound: the file's own pixels

@@ -44,7 +44,9 @@ from bgaug.core.seeding import seed_everything, torch_generator
 from bgaug.saliency.bank import MIN_SIDE
 from bgaug.saliency.crf import CRF_MODES, dense_crf, resolve_crf
 from bgaug.saliency.fcn import DECODERS, SaliencyFCN, build_fcn, save_fcn
+from bgaug.saliency.fit_views import VIEWS, crop_views
 from bgaug.saliency.handcrafted import METHODS
+from bgaug.saliency.handcrafted.working_size import WORKING_SIDE, resize_image, shrunk_shape
 from bgaug.saliency.metrics import BETA2, SaliencyScores, centre_prior, to_uint8
 from bgaug.saliency.workers import worker_pool
 
@@ -63,7 +65,7 @@ class FitConfig:
     methods: tuple[str, ...] = ("rbd", "mc", "dsr", "mbd")
     label_thresholds: tuple[float, ...] = ()  # one per method; empty = LABEL_THRESHOLD for all
     image_size: int = 432
-    handcrafted_size: int = 300  # hand-crafted maps are computed at min(image_size, this)
+    handcrafted_size: int = 300  # longest side of the image the hand-crafted maps are computed on
     arch: str = "resnet50"
     small_stem: bool = False
     output_stride: int = 8
@@ -79,6 +81,7 @@ class FitConfig:
     crf: str = "auto"  # crf.CRF_MODES: smooth each round's average with a dense CRF when installed
     bce_weight: float = 0.0  # 0 = the paper's loss, 1 - soft F-beta alone
     phase2_labels: str = "refined"  # PHASE2_LABELS
+    phase2_views: str = "flip"  # fit_views.VIEWS: flip (DeepUSPS) or crops (+ crops and colour jitter)
     max_images: int = 0  # 0 = all
     seed: int = 0
 
@@ -89,6 +92,7 @@ class FitConfig:
             check_choice("methods", m, METHODS)
         check_choice("decoder", self.decoder, DECODERS)
         check_choice("phase2_labels", self.phase2_labels, PHASE2_LABELS)
+        check_choice("phase2_views", self.phase2_views, VIEWS)
         check_choice("crf", self.crf, CRF_MODES)
         if self.label_thresholds and len(self.label_thresholds) != len(self.methods):
             raise UsageError(
@@ -127,7 +131,11 @@ PRESETS: dict[str, FitConfig] = {
     # random-init network trains faster and generalises better (measured in docs/saliency.md).
     "quick": FitConfig(
         image_size=64,
-        handcrafted_size=64,
+        # The teachers see each photograph at the `handcrafted` command's own working size, not the
+        # 64-px square the networks train on: on 256-px scenes DSR's labels scored maxF 0.963 from the
+        # file and 0.918 from the square (docs/saliency.md, "Teacher resolution"). 64-px images are
+        # computed as they are, so the synthetic tables do not move.
+        handcrafted_size=WORKING_SIDE,
         arch="resnet10_w16",
         small_stem=True,
         output_stride=8,
@@ -221,7 +229,14 @@ def _hwc_arrays(images: Tensor) -> list[np.ndarray]:
     return [image.permute(1, 2, 0).numpy().copy() for image in images]
 
 
-def _maps_of(image: np.ndarray, methods: tuple[str, ...], size: int) -> np.ndarray:
+def _maps_of_file(path: str, methods: tuple[str, ...], work_side: int, size: int) -> np.ndarray:
+    """Every method's map of the image file at ``path``, shrunk to a longest side of ``work_side`` first
+    (aspect kept; each method bounds it further to its own working side), the maps resized to
+    ``size`` x ``size``. Read from the file, not from the training-size copy: on photographs the
+    methods' superpixels need the pixels a 64-px square throws away (docs/saliency.md, "Teacher
+    resolution")."""
+    image = load_image(path, min_side=MIN_SIDE)
+    image = resize_image(image, shrunk_shape(image.shape[0], image.shape[1], work_side))
     out = []
     for m in methods:
         sal = torch.from_numpy(METHODS[m](image)).float()[None, None]
@@ -230,20 +245,18 @@ def _maps_of(image: np.ndarray, methods: tuple[str, ...], size: int) -> np.ndarr
 
 
 def handcrafted_maps(
-    images: Tensor, methods: Sequence[str], work_size: int, workers: int, progress: bool = True
+    root: str | os.PathLike[str],
+    relpaths: Sequence[str],
+    methods: Sequence[str],
+    work_side: int,
+    size: int,
+    workers: int,
+    progress: bool = True,
 ) -> Tensor:
-    """(M, N, 1, S, S) float maps of every method on every image, in parallel on CPU cores."""
-    s = images.shape[2]
-    small = (
-        images
-        if work_size >= s
-        else F.interpolate(images.float(), size=(work_size, work_size), mode="bilinear", antialias=True)
-        .round()
-        .clamp(0, 255)
-        .to(torch.uint8)
-    )
-    tasks = [(array, tuple(methods), s) for array in _hwc_arrays(small)]
-    results = _parallel_map(_maps_of, tasks, workers, "hand-crafted maps", progress)
+    """(M, N, 1, S, S) float maps of every method on every image under ``root``, in parallel on CPU
+    cores (``_maps_of_file``)."""
+    tasks = [(str(Path(root) / rel), tuple(methods), work_side, size) for rel in relpaths]
+    results = _parallel_map(_maps_of_file, tasks, workers, "hand-crafted maps", progress)
     return torch.from_numpy(np.stack(results, axis=1)).float()[:, :, None]
 
 
@@ -271,12 +284,17 @@ def train(
     device: torch.device,
     name: str,
     on_round_end: Callable[[Tensor], None] | None = None,
+    views: str = "flip",
     progress: bool = True,
 ) -> list[float]:
     """Adam + poly decay over ``rounds`` x ``epochs``; loss averages 1 - soft F over ``targets()``.
 
-    Predictions of each epoch are folded into a moving average (alpha) that ``on_round_end`` receives.
+    Predictions of each epoch are folded into a moving average (alpha) that ``on_round_end`` receives;
+    that needs whole images, so ``views="crops"`` (``fit_views``) is refused with ``on_round_end``.
     """
+    check_choice("views", views, VIEWS)
+    if views != "flip" and on_round_end is not None:
+        raise ValueError("refinement rounds average whole-image predictions: train them on flipped views")
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n = images.shape[0]
@@ -303,21 +321,15 @@ def train(
             )
             for step in bar:
                 idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-                flip = flips[idx].view(-1, 1, 1, 1).to(device)
                 x = images[idx].to(device).float() / 255.0
-                x = torch.where(flip, x.flip(-1), x)
+                y = torch.stack([t[idx] for t in current]).to(device)  # (K, B, 1, H, W)
+                if views == "crops":
+                    x, y = crop_views(x, y, g)
+                else:
+                    flip = flips[idx].view(-1, 1, 1, 1).to(device)
+                    x, y = torch.where(flip, x.flip(-1), x), torch.where(flip, y.flip(-1), y)
                 logits = model(x)
-                probs = torch.sigmoid(logits)
-                loss = torch.stack(
-                    [
-                        saliency_loss(
-                            logits,
-                            torch.where(flip, t[idx].to(device).flip(-1), t[idx].to(device)),
-                            config.bce_weight,
-                        )
-                        for t in current
-                    ]
-                ).mean()
+                loss = torch.stack([saliency_loss(logits, t, config.bce_weight) for t in y]).mean()
                 if not torch.isfinite(loss):
                     # Nothing is written before training ends, so no checkpoint is lost.
                     where = f"round {r + 1}, epoch {epoch + 1}, step {step + 1}"
@@ -330,7 +342,9 @@ def train(
                 optimizer.step()
                 scheduler.step()
                 total += float(loss.detach()) * len(idx)
-                predictions[idx] = torch.where(flip, probs.detach().flip(-1), probs.detach()).cpu()
+                if views == "flip":  # a crop's prediction does not cover its image: nothing to average
+                    probs = torch.sigmoid(logits.detach())
+                    predictions[idx] = torch.where(flip, probs.flip(-1), probs).cpu()
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             losses.append(total / n)
             average = (
@@ -510,6 +524,7 @@ class _FitRun:
             config=self.config,
             device=self.device,
             name="phase II",
+            views=self.config.phase2_views,
             progress=self.progress,
         )
         return model, init_meta, losses
@@ -554,9 +569,8 @@ def _prepare_run(
     # Read (and size-checked) before the hand-crafted maps: a bad mask stops the run before the work.
     gts = None if gt_root is None else ground_truth(gt_root, data.relpaths, config.image_size, data.sizes)
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    maps = handcrafted_maps(
-        data.images, config.methods, min(config.image_size, config.handcrafted_size), n_workers, progress
-    )
+    sizes = (config.handcrafted_size, config.image_size)
+    maps = handcrafted_maps(image_root, data.relpaths, config.methods, *sizes, n_workers, progress)
     return _FitRun(config, data, maps, gts, init, torch.device(device), crf, n_workers, progress)
 
 

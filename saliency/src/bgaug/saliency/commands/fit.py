@@ -20,12 +20,14 @@ from bgaug.saliency.commands.common import PRESET_CHOICES, emit, parse_numbers
 
 FIT_OVERRIDES = (
     "image_size",
+    "handcrafted_size",
     "arch",
     "small_stem",
     "output_stride",
     "decoder",
     "bce_weight",
     "phase2_labels",
+    "phase2_views",
     "crf",
     "rounds",
     "epochs_per_round",
@@ -75,7 +77,13 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--label-thresholds", help="comma-separated binarisation threshold per method (default 0.5 each)"
     )
-    p.add_argument("--image-size", type=int)
+    p.add_argument("--image-size", type=int, help="side of the square the networks train at")
+    p.add_argument(
+        "--handcrafted-size",
+        type=int,
+        help="longest side the hand-crafted methods see each image at, read from the file (aspect kept; "
+        "each method caps it at its own working side: 400, MB+ 300); the maps are resized to --image-size",
+    )
     p.add_argument(
         "--arch",
         choices=["resnet10_w16", "resnet10_w32", "resnet10", "resnet18", "resnet34", "resnet50"],
@@ -101,6 +109,12 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
         choices=["refined", "pseudo", "both"],
         help="what phase II learns: refined (phase-I refined labels, DeepUSPS; default), pseudo "
         "(the binarised hand-crafted maps; phase I is skipped) or both",
+    )
+    p.add_argument(
+        "--phase2-views",
+        choices=["flip", "crops"],
+        help="what the detector trains on: flipped images (DeepUSPS; both presets) or random resized "
+        "crops with flips and colour jitter (for a folder of a few hundred images: docs/saliency.md)",
     )
     p.add_argument(
         "--crf",
