@@ -133,8 +133,8 @@ PRESETS: dict[str, FitConfig] = {
         image_size=64,
         # The teachers see each photograph at the `handcrafted` command's own working size, not the
         # 64-px square the networks train on: on 256-px scenes DSR's labels scored maxF 0.963 from the
-        # file and 0.918 from the square (docs/saliency.md, "Teacher resolution"). 64-px images are
-        # computed as they are, so the synthetic tables do not move.
+        # file and 0.918 from the square (docs/saliency.md, "A folder of a few hundred images").
+        # 64-px images are computed as they are, so the synthetic tables do not move.
         handcrafted_size=WORKING_SIDE,
         arch="resnet10_w16",
         small_stem=True,
@@ -233,8 +233,8 @@ def _maps_of_file(path: str, methods: tuple[str, ...], work_side: int, size: int
     """Every method's map of the image file at ``path``, shrunk to a longest side of ``work_side`` first
     (aspect kept; each method bounds it further to its own working side), the maps resized to
     ``size`` x ``size``. Read from the file, not from the training-size copy: on photographs the
-    methods' superpixels need the pixels a 64-px square throws away (docs/saliency.md, "Teacher
-    resolution")."""
+    methods' superpixels need the pixels a 64-px square throws away (docs/saliency.md, "A folder of
+    a few hundred images")."""
     image = load_image(path, min_side=MIN_SIDE)
     image = resize_image(image, shrunk_shape(image.shape[0], image.shape[1], work_side))
     out = []
