@@ -57,6 +57,8 @@ def test_config_validation() -> None:
     assert FitConfig().phase2_labels == "refined" and PRESETS["quick"].phase2_labels == "refined"  # DeepUSPS
     with pytest.raises(ValueError, match="crf"):
         FitConfig(crf="yes")
+    with pytest.raises(ValueError, match="handcrafted_size must be >= 16"):
+        FitConfig(handcrafted_size=8)
     assert FitConfig().crf == "auto" and PRESETS["quick"].crf == "off"
 
 

@@ -118,6 +118,8 @@ class FitConfig:
         check_probability("alpha", self.alpha)
         if self.image_size < 16:
             raise UsageError(f"image_size must be >= 16, got {self.image_size}")
+        if self.handcrafted_size < 16:  # SLIC and the methods' border bands need some pixels
+            raise UsageError(f"handcrafted_size must be >= 16, got {self.handcrafted_size}")
 
     def threshold_of(self, method: str) -> float:
         return self.label_thresholds[self.methods.index(method)] if self.label_thresholds else LABEL_THRESHOLD
