@@ -33,8 +33,7 @@ CROP_RATIO = (3 / 4, 4 / 3)
 
 JITTER = 0.4
 """Brightness, contrast and saturation factors are drawn from [1 - JITTER, 1 + JITTER] (the SSL
-recipes' colour-jitter strength). Hue is left alone: the hand-crafted teachers key on colour
-contrast, not on hue itself."""
+recipes' colour-jitter strength). Hue is not jittered; whether it would help is not measured."""
 
 
 def _uniform(g: torch.Generator, low: float, high: float) -> float:
