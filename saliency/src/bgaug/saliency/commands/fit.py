@@ -82,7 +82,8 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
         "--handcrafted-size",
         type=int,
         help="longest side the hand-crafted methods see each image at, read from the file (aspect kept; "
-        "each method caps it at its own working side: 400, MB+ 300); the maps are resized to --image-size",
+        "each method caps it at its own working side: 400, MB+ 300; preset quick: 400, paper: 300); the "
+        "maps are resized to --image-size",
     )
     p.add_argument(
         "--arch",
