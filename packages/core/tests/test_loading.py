@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,57 @@ def test_epochs_reshuffle_and_resume_repeats_the_same_views() -> None:
     resumed = [vb.views[0][0, 0, 0, 0].item() for vb in batches(1, 2)]
     assert resumed == full[2:]
     assert _seen(batches, 1, 2) == _seen(batches, 1)[2:]
+
+
+class _Pids(Dataset[tuple[int, int]]):
+    """Each sample says which process loaded it."""
+
+    def __len__(self) -> int:
+        return 12
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        return index, os.getpid()
+
+
+def _collate_pids(samples: list[tuple[int, int]]) -> MaskedImages:
+    b = len(samples)
+    index = torch.tensor([i for i, _ in samples])
+    pids = torch.tensor([pid for _, pid in samples])
+    return MaskedImages(torch.zeros(b, 3, 4, 4), torch.ones(b, 1, 4, 4), index=index, labels=pids)
+
+
+def test_loader_workers_serve_every_epoch_and_keep_the_batches() -> None:
+    def run(workers: int) -> tuple[list[list[int]], set[int]]:
+        batches = EpochBatches(
+            _Pids(),
+            _Recorder(),
+            batch_size=4,
+            rank=0,
+            world_size=1,
+            seed=7,
+            device=torch.device("cpu"),
+            loader_workers=workers,
+            collate=_collate_pids,
+        )
+        seen: list[list[int]] = []
+        pids: set[int] = set()
+        for epoch in range(4):
+            loaded = iter(batches.loader(batches.start_epoch(epoch, start_step=epoch % 2)))
+            for step, batch in enumerate(loaded):
+                assert batch.index is not None and batch.labels is not None
+                seen.append(batch.index.tolist())
+                pids.update(batch.labels.tolist())
+                if epoch == 2 and step == 0:
+                    break  # an epoch dropped early: the next one must still start from its own start
+        return seen, pids
+
+    in_process, main_only = run(0)
+    with_workers, worker_pids = run(2)
+    assert main_only == {os.getpid()}
+    assert os.getpid() not in worker_pids
+    assert len(worker_pids) == 2  # started once, not again for each of the 4 epochs
+    assert with_workers == in_process
+    assert len(in_process) == 3 + 2 + 1 + 2
 
 
 def test_set_epoch_reaches_the_pipeline() -> None:

@@ -4,7 +4,9 @@
 or a plain mask folder). ``EpochBatches`` is the ``batches(epoch, start_step)`` callable of the
 ssl_methods training loop: it shards each epoch with ``DistributedSampler`` (same permutation on
 every rank, disjoint shards) and draws every step's augmentation from ``torch_generator(seed,
-"aug", epoch, step, rank)``, so a resumed run repeats the exact views it would have drawn.
+"aug", epoch, step, rank)``, so a resumed run repeats the exact views it would have drawn. Loader
+worker processes start once and serve every epoch: on a folder of a few hundred images an epoch
+is one or two steps, and starting the workers again each epoch cost more than the epoch.
 """
 
 from __future__ import annotations
@@ -45,6 +47,23 @@ def _collate(samples: list[Any]) -> MaskedImages:
     return collate_masked(samples)
 
 
+class _BatchPlan:
+    """The batch sampler of the persistent loader: the batches set for the current epoch.
+
+    A ``DataLoader`` iterates its batch sampler in the main process at every ``iter()``, so the
+    workers it keeps (``persistent_workers``) fetch whatever batches were set last.
+    """
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 class EpochBatches:
     """``batches(epoch, start_step)`` over one worker's shard of ``dataset``.
 
@@ -74,6 +93,8 @@ class EpochBatches:
         self.device = device
         self.loader_workers = loader_workers
         self.collate = collate
+        self._plan = _BatchPlan()
+        self._persistent: DataLoader[Any] | None = None  # made on first use, kept across epochs
         self.sampler: DistributedSampler[Any] = DistributedSampler(
             dataset,
             num_replicas=world_size,
@@ -110,17 +131,33 @@ class EpochBatches:
         return self.batch_indices(epoch)[start_step:]
 
     def loader(self, batches: list[list[int]]) -> DataLoader[Any]:
-        """A ``DataLoader`` over ``batches`` with this object's collate and worker seeding."""
+        """A ``DataLoader`` over ``batches`` with this object's collate and worker seeding.
+
+        With loader workers it is the same loader every call, its processes kept between epochs:
+        iterate one call's loader to its end, or drop it, before the next call. Workers draw no
+        random numbers (views are drawn here, per step), so keeping them changes no batch.
+        """
         workers = self.loader_workers
-        return DataLoader(
-            self.dataset,
-            batch_sampler=batches,
-            collate_fn=self.collate,
-            num_workers=workers,
-            worker_init_fn=self._worker_init if workers else None,
-            pin_memory=self.device.type == "cuda",
-            prefetch_factor=4 if workers else None,
-        )
+        if not workers:
+            return DataLoader(
+                self.dataset,
+                batch_sampler=batches,
+                collate_fn=self.collate,
+                pin_memory=self.device.type == "cuda",
+            )
+        self._plan.batches = batches
+        if self._persistent is None:
+            self._persistent = DataLoader(
+                self.dataset,
+                batch_sampler=self._plan,
+                collate_fn=self.collate,
+                num_workers=workers,
+                worker_init_fn=self._worker_init,
+                pin_memory=self.device.type == "cuda",
+                prefetch_factor=4,
+                persistent_workers=True,
+            )
+        return self._persistent
 
     def __call__(self, epoch: int, start_step: int = 0) -> Iterator[ViewBatch]:
         batches = self.start_epoch(epoch, start_step)

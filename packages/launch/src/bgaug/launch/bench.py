@@ -426,7 +426,7 @@ def measure(
             yield pipeline(decoded, torch_generator(0, "bench", epoch, i, device=device))
 
     def read(epoch: int) -> Iterator[Any]:
-        yield from loader.loader(loader.batch_indices(epoch))  # closing this stops the workers
+        yield from loader.loader(loader.batch_indices(epoch))  # closing ends the epoch; workers stay
 
     stages: tuple[tuple[str, Callable[[int], Iterator[Any]], Any, int], ...] = (
         ("augment", augmented, None, 2),  # the view pipeline alone, on a batch already on the device
