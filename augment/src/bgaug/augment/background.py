@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from bgaug.augment.crops import uniform
+from bgaug.core.crop_params import uniform
 
 
 def replace_background(x: Tensor, masks: Tensor, fill: Tensor) -> Tensor:

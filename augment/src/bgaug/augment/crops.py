@@ -1,30 +1,21 @@
 """Per-sample RandomResizedCrop on batched tensors, with the paper's FG_min constraint.
 
-Crop parameters follow torchvision's ``RandomResizedCrop.get_params`` (10 attempts at an area in
-``scale`` and a log-uniform aspect ratio, else a centred crop with the ratio clamped), drawn for the
-whole batch at once. torchvision and kornia draw crop parameters from the global RNG and (kornia)
-cannot constrain them by a mask, so they are written here. Image and mask are concatenated on
-channels and resized together, so they share exactly the same geometry; a tiled background is
-resized with its own row's crop.
+Crop parameters come from core's ``random_resized_crops`` (torchvision's
+``RandomResizedCrop.get_params``, drawn for the whole batch from a generator). torchvision and
+kornia draw crop parameters from the global RNG and (kornia) cannot constrain them by a mask, so
+the constraint is written here. Image and mask are concatenated on channels and resized together,
+so they share exactly the same geometry; a tiled background is resized with its own row's crop.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-RRC_ATTEMPTS = 10
-"""torchvision's attempts at a valid (area, ratio) pair before falling back to a centred crop."""
-
-
-def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator) -> Tensor:
-    """U[low, high) on the generator's device (the device of every draw in this package)."""
-    u = torch.rand(shape, generator=generator, device=generator.device)
-    return low + (high - low) * u
+from bgaug.core.crop_params import random_resized_crops
 
 
 @functools.lru_cache(maxsize=256)
@@ -33,45 +24,6 @@ def device_constant(values: tuple[float, ...], dtype: torch.dtype, device: torch
     it, never write it. ``torch.tensor(values, device=cuda)`` copies from pageable host memory and
     waits for the stream (a host sync) on every call."""
     return torch.tensor(values, dtype=dtype, device=device)
-
-
-def _rrc_candidates(
-    n: int,
-    tries: int,
-    height: int,
-    width: int,
-    scale: tuple[float, float],
-    ratio: tuple[float, float],
-    generator: torch.Generator,
-) -> Tensor:
-    """(n, tries, 4) crops (top, left, h, w) as torchvision's get_params would draw them."""
-    area = float(height * width)
-    shape = (n, tries, RRC_ATTEMPTS)
-    target = area * uniform(shape, scale[0], scale[1], generator)
-    aspect = torch.exp(uniform(shape, math.log(ratio[0]), math.log(ratio[1]), generator))
-    w = torch.round(torch.sqrt(target * aspect))
-    h = torch.round(torch.sqrt(target / aspect))
-    valid = (w > 0) & (w <= width) & (h > 0) & (h <= height)
-    first = valid.to(torch.uint8).argmax(dim=-1, keepdim=True)
-    w = w.gather(-1, first).squeeze(-1)
-    h = h.gather(-1, first).squeeze(-1)
-    found = valid.any(dim=-1)
-    # torchvision's fallback: the whole image, its aspect ratio clamped into ``ratio``.
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        fw, fh = width, round(width / ratio[0])
-    elif in_ratio > ratio[1]:
-        fw, fh = round(height * ratio[1]), height
-    else:
-        fw, fh = width, height
-    w = torch.where(found, w, torch.full_like(w, fw))
-    h = torch.where(found, h, torch.full_like(h, fh))
-    pos = torch.rand((n, tries, 2), generator=generator, device=generator.device)
-    top = torch.floor(pos[..., 0] * (height - h + 1))
-    left = torch.floor(pos[..., 1] * (width - w + 1))
-    top = torch.where(found, top, torch.full_like(top, (height - fh) // 2))
-    left = torch.where(found, left, torch.full_like(left, (width - fw) // 2))
-    return torch.stack([top, left, h, w], dim=-1)
 
 
 def summed_area(masks: Tensor) -> Tensor:
@@ -129,7 +81,9 @@ def sample_crops(
     kept; when none does, CenterCrop(``fallback_size``) is used (paper appendix A / C.6).
     """
     constrained = sat is not None and fg_min > 0
-    candidates = _rrc_candidates(n, tries if constrained else 1, height, width, scale, ratio, generator)
+    candidates = random_resized_crops(
+        n, height, width, scale=scale, ratio=ratio, generator=generator, tries=tries if constrained else 1
+    )
     if not constrained or sat is None:
         return candidates[:, 0], torch.zeros(n, dtype=torch.bool, device=candidates.device)
     frac = foreground_in_crops(sat, candidates).to(candidates.device)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bgaug.augment.config import MaskDistortion
-from bgaug.augment.crops import device_constant, uniform
+from bgaug.augment.crops import device_constant
+from bgaug.core.crop_params import uniform
 
 
 def foreground_boxes(masks: Tensor) -> tuple[Tensor, Tensor]:

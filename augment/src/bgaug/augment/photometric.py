@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bgaug.augment.config import ViewSpec
-from bgaug.augment.crops import device_constant, uniform
+from bgaug.augment.crops import device_constant
+from bgaug.core.crop_params import uniform
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)

@@ -33,9 +33,10 @@ from bgaug.augment.background import (
     usable_rows,
 )
 from bgaug.augment.config import BackgroundConfig, ViewSpec
-from bgaug.augment.crops import device_constant, resized_crops, sample_crops, summed_area, uniform
+from bgaug.augment.crops import device_constant, resized_crops, sample_crops, summed_area
 from bgaug.augment.masks import distort_masks
 from bgaug.augment.photometric import PhotometricParams, apply_photometric, sample_photometric
+from bgaug.core.crop_params import uniform
 from bgaug.core.errors import UsageError
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD, MaskedImages, ViewBatch
 from bgaug.core.vocabulary import TILED_BG_AUGS

@@ -7,19 +7,20 @@ and colour changes are the usual cure. Only phase II uses them: phase I folds ea
 predictions into a per-image average, which needs the whole, unmoved image.
 
 Each image and its label sets move together (the labels with nearest-neighbour sampling, so they
-stay binary). Parameters are drawn from the caller's generator, so a seed gives the same views.
-Per-image calls into torchvision's functional transforms: at 16 images of 64 px a step this costs
-little beside the network.
+stay binary). Crop boxes come from core's ``random_resized_crops`` (torchvision's RandomResizedCrop
+parameters, as augment's SSL views draw them); every number is drawn from the caller's generator,
+so a seed gives the same views. Per-image calls into torchvision's functional transforms: at 16
+images of 64 px a step this costs little beside the network.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 from torchvision.transforms import InterpolationMode
+
+from bgaug.core.crop_params import random_resized_crops
 
 VIEWS = ("flip", "crops")
 """``flip``: horizontal flips only (DeepUSPS); ``crops``: + random resized crops and colour jitter."""
@@ -40,17 +41,6 @@ def _uniform(g: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand((), generator=g))
 
 
-def _crop_box(g: torch.Generator, height: int, width: int) -> tuple[int, int, int, int]:
-    """(top, left, h, w) of a crop of CROP_SCALE of the area at an aspect ratio in CROP_RATIO."""
-    area = _uniform(g, *CROP_SCALE) * height * width
-    ratio = math.exp(_uniform(g, math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])))
-    h = min(height, max(1, round(math.sqrt(area / ratio))))
-    w = min(width, max(1, round(math.sqrt(area * ratio))))
-    top = int(torch.randint(0, height - h + 1, (), generator=g))
-    left = int(torch.randint(0, width - w + 1, (), generator=g))
-    return top, left, h, w
-
-
 def crop_views(images: Tensor, labels: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
     """A random resized crop, flip and colour jitter of each image, the same crop and flip of its labels.
 
@@ -59,8 +49,10 @@ def crop_views(images: Tensor, labels: Tensor, g: torch.Generator) -> tuple[Tens
     """
     height, width = images.shape[-2:]
     out_images, out_labels = torch.empty_like(images), torch.empty_like(labels)
-    for i in range(images.shape[0]):
-        top, left, h, w = _crop_box(g, height, width)
+    boxes = random_resized_crops(
+        images.shape[0], height, width, scale=CROP_SCALE, ratio=CROP_RATIO, generator=g
+    )[:, 0]
+    for i, (top, left, h, w) in enumerate(boxes.to(torch.long).tolist()):
         image = TF.resized_crop(images[i], top, left, h, w, [height, width], antialias=True)
         label = TF.resized_crop(
             labels[:, i], top, left, h, w, [height, width], interpolation=InterpolationMode.NEAREST
