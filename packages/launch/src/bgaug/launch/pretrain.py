@@ -87,7 +87,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
         "--cache-images",
         choices=("auto", "on", "off"),
         help="keep decoded samples in memory after their first epoch (auto: when --loader-workers is 0 "
-        "and they take under 2 GiB; default)",
+        "and they take under 2 GiB; default); with loader workers each process keeps its own copy",
     )
     parser.add_argument(
         "--cpu-decode-share",
