@@ -7,9 +7,13 @@ import pytest
 import torch
 
 from bgaug.core.io import save_png
+from bgaug.core.maskbank import DirectoryMaskBank
 from bgaug.saliency import crf, deepusps
 from bgaug.saliency.cli import main
 from bgaug.saliency.deepusps import config_with, fit
+from bgaug.saliency.detector_bank import detector_bank
+from bgaug.saliency.fcn import SaliencyFCN, save_fcn
+from bgaug.saliency.handcrafted.working_size import WORKING_SIDE, resize_map
 
 from .scenes import ellipse_scene
 
@@ -121,3 +125,55 @@ def test_fit_without_the_binding(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pydensecrf" in err[0]
     assert not (tmp_path / "d2.pt").exists()
+
+
+@needs_crf
+def test_crf_at_working_size_sharpens_an_upsampled_map_and_bounds_its_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A red disc on grey at 120 px, and the map a 16-px network would give it: the disc's mask
+    # shrunk to 16 px and brought back bilinearly, so its outline is blurred over ~8 px.
+    side = 120
+    yy, xx = np.mgrid[0:side, 0:side]
+    disc = (yy - 60) ** 2 + (xx - 55) ** 2 < 35**2
+    image = np.where(disc[..., None], (190, 40, 40), (90, 90, 90)).astype(np.uint8)
+    image.setflags(write=False)  # decoded images often are: the binding needs a writable copy
+    coarse = resize_map(resize_map(disc.astype(np.float64), (16, 16)), (side, side))
+    refined = crf.crf_at_working_size(image, coarse)
+    assert refined.shape == (side, side) and refined.dtype == np.float64
+    wrong = [((m >= 0.5) != disc).mean() for m in (coarse, refined)]
+    assert wrong[1] < wrong[0] / 2  # the outline moved onto the disc's edge
+    seen: list[tuple[int, ...]] = []
+    real = crf.dense_crf
+    monkeypatch.setattr(crf, "dense_crf", lambda im, m: seen.append(im.shape) or real(im, m))
+    assert crf.crf_at_working_size(image, coarse, side=60).shape == (side, side)
+    assert seen == [(60, 60, 3)]  # a larger image runs at the bound
+
+
+@needs_crf
+def test_predict_refines_with_the_crf_and_records_it(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    images = _images(tmp_path, side=32)
+    save_fcn(tmp_path / "d.pt", SaliencyFCN("resnet10_w16", small_stem=True), image_size=16, meta={})
+    args = (tmp_path / "d.pt", images)
+    refined = detector_bank(*args, tmp_path / "crf", threshold=0.5, soft_maps=True, crf=True, progress=False)
+    assert refined["detector"]["crf"] == {"binding": crf.crf_version(), "working_side": WORKING_SIDE}
+    with pytest.raises(ValueError, match="different detector or options"):
+        detector_bank(*args, tmp_path / "crf", threshold=0.5, soft_maps=True, progress=False)
+    plain = detector_bank(*args, tmp_path / "plain", threshold=0.5, soft_maps=True, progress=False)
+    assert "crf" not in plain["detector"]
+    a, b = DirectoryMaskBank(tmp_path / "crf"), DirectoryMaskBank(tmp_path / "plain")
+    assert any(not np.array_equal(a.soft_map(i), b.soft_map(i)) for i in range(len(a)))
+
+
+def test_predict_crf_without_the_binding_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(crf, "crf_version", lambda: None)
+    images = _images(tmp_path)
+    save_fcn(tmp_path / "d.pt", SaliencyFCN("resnet10_w16", small_stem=True), image_size=16, meta={})
+    argv = ["predict", "--checkpoint", str(tmp_path / "d.pt"), "--images", str(images)]
+    assert main([*argv, "--out", str(tmp_path / "bank"), "--crf", "on"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pydensecrf" in err[0]
+    assert not (tmp_path / "bank").exists()

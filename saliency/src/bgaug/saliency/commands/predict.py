@@ -3,7 +3,9 @@
 Runs a detector checkpoint written by `fit` (DeepUSPS2, the paper's appendix A.2) over every image
 under --images, in batches of --batch-size on --device (default cpu) while --workers threads decode
 the images and write the bank. Masks are the maps at the paper's threshold 0.9 unless --threshold
-says otherwise; --flip-average also averages each map with the mirrored image's (off by default).
+says otherwise; --flip-average also averages each map with the mirrored image's (off by default);
+--crf on refines each map with the dense CRF at the image's resolution, up to a longest side of 400
+px (needs the [crf] extra; off by default, as in the paper; docs/saliency.md measures it).
 An unfinished bank of the same options is resumed; a run where no image could be used writes the
 bank with the reasons, then exits with status 2.
 """
@@ -29,6 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="average each map with the mirrored image's map (2x the compute; off by default)",
     )
+    p.add_argument(
+        "--crf",
+        choices=("off", "on"),
+        default="off",
+        help="refine each map with the dense CRF on the image's colour edges, at up to 400 px "
+        "(needs the [crf] extra; default off, as the paper)",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -45,5 +54,6 @@ def run_from_args(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         workers=args.workers,
         flip_average=args.flip_average,
+        crf=args.crf == "on",
     )
     return finish_bank(manifest, args)
