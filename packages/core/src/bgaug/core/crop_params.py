@@ -49,6 +49,7 @@ def random_resized_crops(
     w = w.gather(-1, first).squeeze(-1)
     h = h.gather(-1, first).squeeze(-1)
     found = valid.any(dim=-1)
+    # torchvision's fallback: the whole image, its aspect ratio clamped into ``ratio``.
     in_ratio = width / height
     if in_ratio < ratio[0]:
         fw, fh = width, round(width / ratio[0])
