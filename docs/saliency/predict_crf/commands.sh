@@ -38,6 +38,13 @@ arm synth K128 synth_ssl_s32 --image-size 128
 arm synth M64_ssl64 synth_ssl_s64
 arm blend blend_G64 blend_ssl_s32
 arm blend blend_G64_s1 blend_ssl_s32 --seed 1
+# phase-II length (a later --phase2-epochs overrides the arm's 150)
+arm synth G64_p300 synth_ssl_s32 --phase2-epochs 300
+arm synth G64_p300_s1 synth_ssl_s32 --phase2-epochs 300 --seed 1
+arm synth G64_p600 synth_ssl_s32 --phase2-epochs 600
+arm blend blend_G64_p300 blend_ssl_s32 --phase2-epochs 300
+arm blend blend_G64_p300_s1 blend_ssl_s32 --phase2-epochs 300 --seed 1
+arm blend blend_G64_p600 blend_ssl_s32 --phase2-epochs 600
 # the hand-crafted maps through the same CRF (crf_at_working_size), for comparison
 python "$HERE/crf_on_a_bank.py" synth_bank_dsr synth/val synth/masks/val > crf_on_a_bank_synth_dsr.json
 python "$HERE/crf_on_a_bank.py" blend_bank_dsr blend/val blend/masks/val > crf_on_a_bank_blend_dsr.json
