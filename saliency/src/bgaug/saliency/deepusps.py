@@ -344,15 +344,14 @@ def train(
                 optimizer.step()
                 scheduler.step()
                 total += float(loss.detach()) * len(idx)
-                if views == "flip":  # a crop's prediction does not cover its image: nothing to average
+                if on_round_end is not None:  # its only reader (refused with crops, which miss parts)
                     probs = torch.sigmoid(logits.detach())
                     predictions[idx] = torch.where(flip, probs.flip(-1), probs).cpu()
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             losses.append(total / n)
-            average = (
-                predictions if average is None else config.alpha * average + (1 - config.alpha) * predictions
-            )
-        if on_round_end is not None and average is not None:
+            if on_round_end is not None:
+                average = config.alpha * average + (1 - config.alpha) * predictions
+        if on_round_end is not None:
             on_round_end(average)
     reestimate_batchnorm(model, images, device)
     return losses
