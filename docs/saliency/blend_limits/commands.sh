@@ -38,6 +38,10 @@ arm dm ssl_w16 --methods dsr,mc
 arm dmm ssl_w16 --methods dsr,mc,mbd
 arm flip ssl_w16 --phase2-views flip
 arm w32 ssl_w32
+# DeepUSPS's phase I (one round of 100 epochs per method, the CRF), then phase II on the refined labels
+# alone (row J of "A folder of a few hundred images") or on the refined and the hand-crafted ones
+arm J ssl_w16 --phase2-labels refined --rounds 1 --epochs-per-round 100 --phase2-epochs 100 --crf on
+arm both ssl_w16 --phase2-labels both --rounds 1 --epochs-per-round 100 --phase2-epochs 150 --crf on
 for name in base dm; do  # mirror averaging at prediction time
   python -m bgaug.saliency predict --checkpoint $name.pt --images blend/val --out bank_${name}_fa --soft-maps --workers 1 --flip-average
   python -m bgaug.saliency eval --pred bank_${name}_fa --gt blend/masks/val --json eval_${name}_fa.json
