@@ -20,6 +20,14 @@ for s in 32 64 96 128 256; do
 done
 python "$HERE/teacher_targets.py" blend/masks/pretrain 64 pretrain_banks/dsr pretrain_banks/mc pretrain_banks/mbd pretrain_banks/rbd \
   > teacher_targets_train_64.json
+# the same on the clean 256-px scenes (synth_teacher_targets_val_*.json)
+for m in dsr mc rbd mbd; do
+  python -m bgaug.saliency handcrafted --method $m --images synth/val --out synth_banks/$m --soft-maps --workers 1
+done
+for s in 64 256; do
+  python "$HERE/teacher_targets.py" synth/masks/val $s synth_banks/dsr synth_banks/mc synth_banks/mbd synth_banks/rbd \
+    > synth_teacher_targets_val_$s.json
+done
 pretrain() {  # ARCH OUT: 600 MoCo-v2 steps on the 162 scenes at 32-px views
   bgaug pretrain --method moco_v2 --bg-aug none --recipe cpu --arch $1 --small-stem --image-size 32 \
     --batch-size 128 --epochs 600 --data blend/pretrain --out $2 --workers 0 --loader-workers 0
