@@ -27,5 +27,6 @@ arm() {  # STAND-IN AUG SEED [NAME PRETRAIN-FLAGS]: 600 MoCo-v2 steps with AUG (
 for seed in 0 1; do
   for aug in none bg_rm bg_swaps; do arm blend $aug $seed; done
 done
+arm blend none 2; arm blend bg_rm 2
 arm blend bg_rm 0 blend_bg_rm_p05_s0 --p-pos 0.5
 for seed in 0 1; do arm synth none $seed; arm synth bg_rm $seed; done
