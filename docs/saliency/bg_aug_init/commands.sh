@@ -1,8 +1,9 @@
 set -e
 # docs/saliency.md, "SSL initialisation with background augmentations". Run in an empty folder with
-# bgaug-saliency[crf] and bgaug-launch installed, at 02de2e7 or later. 2026-12-07, the 2-core dev VM:
-# every command on one thread (OMP_NUM_THREADS=1, --workers 1), two at a time. The JSON here was written
-# under other file names and renamed to these; blend_none_s0 is the run of ../blend_limits (its `base`).
+# bgaug-saliency and bgaug-launch installed (no fit here uses the CRF), at 02de2e7 or later.
+# 2026-12-07, the 2-core dev VM: every command on one thread (OMP_NUM_THREADS=1, --workers 1), two at
+# a time. The JSON here was written under other file names and renamed to these; blend_none_s0 is the
+# run of ../blend_limits (its `base`).
 # ssl_*_run.json is each pretraining's run.json (final MoCo-v2 loss under metrics).
 export OMP_NUM_THREADS=1
 HERE=$(dirname "$0")
