@@ -88,16 +88,23 @@ def add_command(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bgaug.core import synth
+    from bgaug.core import import_backbone, synth
 
     parser = argparse.ArgumentParser(
-        prog="python -m bgaug.core", description="bgaug core tools: the synthetic benchmark."
+        prog="python -m bgaug.core",
+        description="bgaug core tools: the synthetic benchmark; backbones from other libraries.",
     )
-    add_command(parser.add_subparsers(dest="command"), "synth", synth)
+    subparsers = parser.add_subparsers(dest="command")
+    add_command(subparsers, "synth", synth)
+    add_command(subparsers, "import-backbone", import_backbone)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bgaug.core import synth
+    from bgaug.core import import_backbone, synth
 
-    return run_cli(build_parser(), {"synth": synth.run_from_args}, argv)
+    handlers: dict[str, Callable[[argparse.Namespace], int | None]] = {
+        "synth": synth.run_from_args,
+        "import-backbone": import_backbone.run_from_args,
+    }
+    return run_cli(build_parser(), handlers, argv)

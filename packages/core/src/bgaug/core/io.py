@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -306,6 +307,18 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
         torch.save({**state, CONTENT_HASH_KEY: content_sha256(state)}, handle)
 
 
+def _load_cause(exc: BaseException, limit: int = 300) -> str:
+    """torch.load's failure on one line; a weights_only refusal (a page of advice) as the class it met."""
+    text = " ".join(str(exc).split())
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if refused:
+        return (
+            f"it pickles {refused.group(1)}, which weights_only=True does not run; "
+            "save the tensors alone (the state_dict) and load those"
+        )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``torch.load(..., weights_only=True)``: no pickled code ever runs.
 
@@ -319,7 +332,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
-        raise BadCheckpointError(f"{p}: not a loadable checkpoint ({type(exc).__name__}: {exc})") from None
+        raise BadCheckpointError(
+            f"{p}: not a loadable checkpoint ({type(exc).__name__}: {_load_cause(exc)})"
+        ) from None
     if not isinstance(state, dict):
         raise BadCheckpointError(f"{p}: expected a dict, found {type(state).__name__}")
     recorded = state.pop(CONTENT_HASH_KEY, None)
