@@ -13,7 +13,7 @@ from torch import nn
 from bgaug.core.backbones import build_resnet, load_backbone, load_classifier
 from bgaug.core.cli import main
 from bgaug.core.errors import UsageError
-from bgaug.core.import_backbone import import_weights, resnet_prefixes
+from bgaug.core.import_backbone import flatten_tensors, import_weights, resnet_prefixes
 
 
 def _torchvision_resnet18() -> nn.Module:
@@ -63,6 +63,14 @@ def test_nested_encoders_need_a_prefix_and_mlp_heads_are_dropped(tmp_path: Path)
     assert resnet_prefixes(flat) == ["state_dict.module.encoder_k.", "state_dict.module.encoder_q."]
     with pytest.raises(UsageError, match="holds 2 ResNets"):
         import_weights(source, method="moco_v2")
+    # The top-level ResNet is the one taken with --prefix "", not the copy nested beside it.
+    top = tmp_path / "ema.pth"
+    torch.save({**query.state_dict(), **{f"ema.{k}": v for k, v in key.state_dict().items()}}, top)
+    assert resnet_prefixes(flatten_tensors(torch.load(top, weights_only=True))) == ["", "ema."]
+    backbone, _, _ = import_weights(top, method="byol", prefix="")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(backbone(x), _features(query, x), atol=1e-5)
     backbone, head, facts = import_weights(source, method="moco_v2", prefix="state_dict.module.encoder_q")
     assert facts["prefix"] == "state_dict.module.encoder_q." and head is None
     x = torch.rand(1, 3, 64, 64)

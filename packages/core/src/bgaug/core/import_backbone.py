@@ -92,7 +92,13 @@ def _take_prefix(
         )
     else:
         prefix = candidates[0]
-    return prefix, {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    # A ResNet nested inside the chosen one's namespace (an EMA copy beside the weights) is not its.
+    inner = [c for c in candidates if c != prefix and c.startswith(prefix)]
+    return prefix, {
+        k[len(prefix) :]: v
+        for k, v in tensors.items()
+        if k.startswith(prefix) and not any(k.startswith(c) for c in inner)
+    }
 
 
 def _mismatches(model: nn.Module, weights: Mapping[str, torch.Tensor]) -> list[str]:
