@@ -97,6 +97,20 @@ def test_half_precision_without_step_counters_loads(tmp_path: Path) -> None:
         assert torch.allclose(backbone(x), _features(ref, x), atol=5e-2)
 
 
+def test_modules_beside_the_resnet_are_left_out_and_listed(tmp_path: Path) -> None:
+    ref = _torchvision_resnet18()
+    swav = {f"module.{k}": v for k, v in ref.state_dict().items() if not k.startswith("fc.")}
+    swav["module.projection_head.0.weight"] = torch.rand(128, 512)
+    swav["module.prototypes.weight"] = torch.rand(30, 128)
+    source = tmp_path / "swav.pth.tar"
+    torch.save(swav, source)
+    backbone, _, facts = import_weights(source, method="swav")
+    assert facts["prefix"] == "module." and facts["ignored"] == ["projection_head", "prototypes"]
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(backbone(x), _features(ref, x), atol=1e-5)
+
+
 def test_a_supervised_head_is_kept_on_request(tmp_path: Path) -> None:
     ref = _torchvision_resnet18()
     source = tmp_path / "sup.pth"

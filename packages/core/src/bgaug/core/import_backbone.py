@@ -16,13 +16,15 @@ Nothing is downloaded: FILE is a file you already have.
   ``backbone.``, ``encoder_q.``...): every place that holds a ResNet (a ``conv1`` and
   ``layer1.0.conv1`` beside it) is a candidate. When FILE holds several (MoCo's query and key
   encoders, BYOL's online and target networks), ``--prefix`` names the one to take.
-- The architecture is the one of resnet10..resnet50 whose tensors match exactly; ``fc.*`` (a linear or
-  MLP head) is dropped unless ``--keep-head`` keeps a linear classifier as the checkpoint's head.
+- The architecture is the one of resnet10..resnet50 whose tensors match exactly (every block, every
+  shape). ``fc.*`` (a linear or MLP head) is dropped unless ``--keep-head`` keeps a linear classifier
+  as the checkpoint's head; modules beside the ResNet's own (SwAV's ``prototypes``, a projector) are
+  left out and listed under ``ignored``.
 - A 3x3 stem is taken only with ``--small-stem``: bgaug's small stem is a 3x3/1 convolution with
   padding 1 and no max-pool, and the tensors cannot tell whether the source used the same.
 - The checkpoint records ``--method`` (``fit`` refuses ``supervised`` for DeepUSPS2), FILE's path,
-  its SHA-256 and the prefix, and carries the standard ImageNet preprocessing (resize 256, centre
-  crop 224, ImageNet mean and std).
+  its SHA-256, the prefix and what was left out, and carries the standard ImageNet preprocessing
+  (resize 256, centre crop 224, ImageNet mean and std).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from bgaug.core.preflight import check_json_out, check_new_file
 
 STEM_KEY = "conv1.weight"
 FIRST_BLOCK_KEY = "layer1.0.conv1.weight"
+TRUNK = {"conv1", "bn1", "layer1", "layer2", "layer3", "layer4"}
+"""torchvision's ResNet modules that hold tensors, ``fc`` aside. Modules beside them (SwAV's
+``prototypes`` and ``projection_head``, a SimSiam ``predictor``) are not the backbone."""
 
 
 def flatten_tensors(state: Mapping[str, Any], prefix: str = "") -> dict[str, torch.Tensor]:
@@ -132,7 +137,8 @@ def import_weights(
     tensors = flatten_tensors(load_checkpoint(source))
     prefix, weights = _take_prefix(tensors, prefix, str(source))
     head_weights = {k[3:]: v for k, v in weights.items() if k.startswith("fc.")}
-    body = {k: v for k, v in weights.items() if not k.startswith("fc.")}
+    body = {k: v for k, v in weights.items() if k.partition(".")[0] in TRUNK}
+    ignored = sorted({k.partition(".")[0] for k in weights} - TRUNK - {"fc"})
     stem_kernel = body[STEM_KEY].shape[-1]
     if stem_kernel == 3 and not small_stem:
         raise UsageError(
@@ -174,6 +180,7 @@ def import_weights(
         "imported_from": str(Path(source).absolute()),
         "source_sha256": sha256_file(source),
         "prefix": prefix,
+        "ignored": ignored,
     }
     return model.eval(), head, facts
 
@@ -220,7 +227,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         small_stem=args.small_stem,
         keep_head=args.keep_head,
     )
-    meta = {k: facts[k] for k in ("method", "imported_from", "source_sha256", "prefix")}
+    meta = {k: facts[k] for k in ("method", "imported_from", "source_sha256", "prefix", "ignored")}
     save_backbone(args.out, model, arch=facts["arch"], small_stem=facts["small_stem"], head=head, meta=meta)
     summary = {
         **facts,
