@@ -116,9 +116,10 @@ def test_a_supervised_head_is_kept_on_request(tmp_path: Path) -> None:
     source = tmp_path / "sup.pth"
     torch.save(ref.state_dict(), source)
     out = tmp_path / "sup.pt"
-    argv = ["import-backbone", "--weights", str(source), "--method", "supervised", "--out", str(out)]
+    argv = ["import-backbone", "--weights", str(source), "--method", "Supervised", "--out", str(out)]
     assert main([*argv, "--keep-head"]) == 0
     classifier = load_classifier(out)
+    assert load_backbone(out)[1]["meta"]["method"] == "supervised"
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(classifier.head(classifier.backbone(x)), ref(x), atol=1e-5)

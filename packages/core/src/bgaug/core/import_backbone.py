@@ -131,7 +131,8 @@ def import_weights(
     keep_head: bool = False,
 ) -> tuple[nn.Module, nn.Linear | None, dict[str, Any]]:
     """The backbone (eval mode) held in ``source``, its linear head when ``keep_head``, and the facts
-    to record: arch, small_stem, method, prefix, source path and SHA-256."""
+    to record: arch, small_stem, method (lower case, so ``fit`` recognises ``Supervised``), prefix,
+    source path and SHA-256, and the modules left out."""
     if not method.strip():
         raise UsageError("--method must name what trained the weights (byol, moco_v2, supervised, ...)")
     tensors = flatten_tensors(load_checkpoint(source))
@@ -176,7 +177,7 @@ def import_weights(
     facts = {
         "arch": name,
         "small_stem": small_stem,
-        "method": method.strip(),
+        "method": method.strip().lower(),
         "imported_from": str(Path(source).absolute()),
         "source_sha256": sha256_file(source),
         "prefix": prefix,
