@@ -39,6 +39,8 @@ def test_plain_torchvision_state_dict_gives_the_same_features(tmp_path: Path) ->
     source = tmp_path / "resnet18.pth"
     torch.save(ref.state_dict(), source)
     out = tmp_path / "imported.pt"
+    with pytest.raises(ValueError, match=r"run python -m bgaug\.core import-backbone first"):
+        load_backbone(source)
     assert main(["import-backbone", "--weights", str(source), "--method", "byol", "--out", str(out)]) == 0
     backbone, state = load_backbone(out)
     assert state["arch"] == "resnet18" and state["small_stem"] is False

@@ -237,8 +237,10 @@ def load_backbone(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, An
     """Rebuild the backbone of a checkpoint; return it (eval mode) and the whole checkpoint dict."""
     state = load_checkpoint(path)
     if state.get("format") != FORMAT:
+        hint = "; to use another library's ResNet, run python -m bgaug.core import-backbone first"
         raise BadCheckpointError(
             f"{path}: not a bgaug backbone checkpoint (format {state.get('format')!r}, expected {FORMAT!r})"
+            + (hint if "format" not in state else "")
         )
     try:
         backbone, _ = build_backbone(str(state["arch"]), small_stem=bool(state["small_stem"]))
