@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bgaug.core.backbones import FEATURE_DIMS, build_resnet, load_backbone
-from bgaug.core.errors import UsageError
+from bgaug.core.errors import UsageError, one_line
 from bgaug.core.interfaces import IMAGENET_MEAN, IMAGENET_STD
 from bgaug.core.io import BadCheckpointError, load_checkpoint, save_checkpoint
 
@@ -132,12 +132,6 @@ class SaliencyFCN(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         logits = self.head(self.stages(images) if self.decoder == "fpn" else self.features(images))
         return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line (torch's state-dict errors list every key, one a line)."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def build_fcn(

@@ -26,6 +26,8 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bgaug.core.errors import one_line
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 MIN_IMAGE_SIDE = 2
 """Images with a side shorter than this are rejected: no crop, mask or background is defined."""
@@ -307,16 +309,15 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
         torch.save({**state, CONTENT_HASH_KEY: content_sha256(state)}, handle)
 
 
-def _load_cause(exc: BaseException, limit: int = 300) -> str:
+def _load_cause(exc: BaseException) -> str:
     """torch.load's failure on one line; a weights_only refusal (a page of advice) as the class it met."""
-    text = " ".join(str(exc).split())
-    refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
     if refused:
         return (
             f"it pickles {refused.group(1)}, which weights_only=True does not run; "
             "save the tensors alone (the state_dict) and load those"
         )
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return one_line(exc)
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
