@@ -16,9 +16,9 @@ arm() {  # STAND-IN AUG SEED [NAME PRETRAIN-FLAGS]: 600 MoCo-v2 steps with AUG (
   # p_pos 0.2, p_neg 0.2), then row G's fit
   data=$1; aug=$2; seed=$3; name=${4:-${data}_${aug}_s$seed}; shift 3; shift || true
   masks=(); [ "$aug" != none ] && masks=(--masks ${data}_dsr)
-  bgaug pretrain --method moco_v2 --bg-aug $aug "${masks[@]}" "$@" --recipe cpu --arch resnet10_w16 --small-stem \
+  bgaug pretrain --method moco_v2 --bg-aug $aug "${masks[@]}" --recipe cpu --arch resnet10_w16 --small-stem \
     --image-size 32 --batch-size 128 --epochs 600 --data $data/pretrain --out ssl_$name --workers 0 --loader-workers 0 \
-    --seed $seed
+    --seed $seed "$@"
   python -m bgaug.saliency fit --images $data/pretrain --gt $data/masks/pretrain --out $name.pt --preset quick \
     --phase2-labels pseudo --phase2-epochs 150 --phase2-views crops --init ssl_$name/backbone.pt --workers 1 \
     --seed $seed --json fit_$name.json
@@ -31,3 +31,9 @@ done
 arm blend none 2; arm blend bg_rm 2
 arm blend bg_rm 0 blend_bg_rm_p05_s0 --p-pos 0.5
 for seed in 0 1; do arm synth none $seed; arm synth bg_rm $seed; done
+# docs/saliency.md, the view-size seeds under row M (2026-12-08, at 6b113c3, beside other work, so wall
+# times are not comparable): the backbone pretrained on 64-px views (a later --image-size overrides
+# the arm's 32). JSON in ../view_size; the `none` runs above are their 32-px counterparts.
+for seed in 0 1; do
+  for data in blend synth; do arm $data none $seed ${data}_v64_s$seed --image-size 64; done
+done
