@@ -32,8 +32,9 @@ arm blend none 2; arm blend bg_rm 2
 arm blend bg_rm 0 blend_bg_rm_p05_s0 --p-pos 0.5
 for seed in 0 1; do arm synth none $seed; arm synth bg_rm $seed; done
 # docs/saliency.md, the view-size seeds under row M (2026-12-08, code from 6b113c3 to d94dcaf, beside
-# other work, so wall times are not comparable): the backbone pretrained on 64-px views (a later --image-size overrides
-# the arm's 32). JSON in ../view_size; the `none` runs above are their 32-px counterparts.
+# other work, so wall times are not comparable): the backbone pretrained on 64-px views (a later
+# --image-size overrides the arm's 32). JSON in ../view_size; the `none` runs above are their 32-px
+# counterparts.
 for seed in 0 1; do
   for data in blend synth; do arm $data none $seed ${data}_v64_s$seed --image-size 64; done
 done
