@@ -85,6 +85,13 @@ def test_only_usage_errors_are_one_line_user_errors(capsys: pytest.CaptureFixtur
 
     assert run_cli(parser, {"user": user, "bug": bug}, ["user"]) == 2
     assert capsys.readouterr().err == "t: error: --x must be > 0\n"
+    sub.add_parser("pages")
+
+    def pages(_: argparse.Namespace) -> int:  # a library's multi-line text inside a user error
+        raise UsageError("w.pt: not loadable (first line.\n\t(1) second line\n\nthird)")
+
+    assert run_cli(parser, {"pages": pages}, ["pages"]) == 2
+    assert capsys.readouterr().err == "t: error: w.pt: not loadable (first line. (1) second line third)\n"
     with pytest.raises(ValueError, match="shape mismatch"):
         run_cli(parser, {"user": user, "bug": bug}, ["bug"])
     with pytest.raises(UsageError):  # the config validators raise it

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from bgaug.core.errors import UsageError
+from bgaug.core.errors import UsageError, one_line
 from bgaug.core.io import BadCheckpointError, BadImageError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -44,7 +44,8 @@ def run_cli(
     try:
         result = handlers[command](args)
     except USER_ERRORS as exc:
-        print(f"{prog or parser.prog}: error: {exc}", file=sys.stderr)
+        # One line whatever the message holds: a library's text may span several.
+        print(f"{prog or parser.prog}: error: {one_line(exc, limit=None)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog or parser.prog}: interrupted", file=sys.stderr)

@@ -12,8 +12,8 @@ class UsageError(ValueError):
     """A bad argument, option or input file, named in one line (exit status 2)."""
 
 
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line, cut at ``limit`` characters (torch's messages run to
-    pages: a state-dict error lists every key on its own line)."""
+def one_line(exc: BaseException, limit: int | None = 300) -> str:
+    """An exception's message on one line, cut at ``limit`` characters unless ``limit`` is None
+    (torch's messages run to pages: a state-dict error lists every key on its own line)."""
     text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
