@@ -27,11 +27,12 @@ def _torchvision_resnet18() -> nn.Module:
     return model.eval()
 
 
-def _features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    body = nn.Sequential(*list(model.children())[:-1], nn.Flatten(1))
+def _assert_same_features(backbone: nn.Module, ref: nn.Module, atol: float = 1e-5) -> None:
+    """``backbone`` gives ``ref``'s pooled features (everything before ``fc``) on random images."""
+    x = torch.rand(2, 3, 64, 64)
+    body = nn.Sequential(*list(ref.children())[:-1], nn.Flatten(1))
     with torch.no_grad():
-        out: torch.Tensor = body(x)
-    return out
+        assert torch.allclose(backbone(x), body(x), atol=atol)
 
 
 def test_plain_torchvision_state_dict_gives_the_same_features(tmp_path: Path) -> None:
@@ -46,9 +47,7 @@ def test_plain_torchvision_state_dict_gives_the_same_features(tmp_path: Path) ->
     assert state["arch"] == "resnet18" and state["small_stem"] is False
     assert state["meta"]["method"] == "byol" and state["meta"]["prefix"] == ""
     assert "head" not in state
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), _features(ref, x), atol=1e-5)
+    _assert_same_features(backbone, ref)
 
 
 def test_nested_encoders_need_a_prefix_and_mlp_heads_are_dropped(tmp_path: Path) -> None:
@@ -70,14 +69,10 @@ def test_nested_encoders_need_a_prefix_and_mlp_heads_are_dropped(tmp_path: Path)
     torch.save({**query.state_dict(), **{f"ema.{k}": v for k, v in key.state_dict().items()}}, top)
     assert resnet_prefixes(flatten_tensors(torch.load(top, weights_only=True))) == ["", "ema."]
     backbone, _, _ = import_weights(top, method="byol", prefix="")
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), _features(query, x), atol=1e-5)
+    _assert_same_features(backbone, query)
     backbone, head, facts = import_weights(source, method="moco_v2", prefix="state_dict.module.encoder_q")
     assert facts["prefix"] == "state_dict.module.encoder_q." and head is None
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), _features(query, x), atol=1e-5)
+    _assert_same_features(backbone, query)
     with pytest.raises(UsageError, match=r"--keep-head.*fc\.0\.weight"):
         import_weights(source, method="moco_v2", prefix="state_dict.module.encoder_q.", keep_head=True)
 
@@ -94,9 +89,7 @@ def test_half_precision_without_step_counters_loads(tmp_path: Path) -> None:
     backbone, _, facts = import_weights(source, method="byol")
     assert facts["prefix"] == "state_dict.backbone."
     assert next(backbone.parameters()).dtype == torch.float32
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), _features(ref, x), atol=5e-2)
+    _assert_same_features(backbone, ref, atol=5e-2)
 
 
 def test_modules_beside_the_resnet_are_left_out_and_listed(tmp_path: Path) -> None:
@@ -108,9 +101,7 @@ def test_modules_beside_the_resnet_are_left_out_and_listed(tmp_path: Path) -> No
     torch.save(swav, source)
     backbone, _, facts = import_weights(source, method="swav")
     assert facts["prefix"] == "module." and facts["ignored"] == ["projection_head", "prototypes"]
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), _features(ref, x), atol=1e-5)
+    _assert_same_features(backbone, ref)
 
 
 def test_a_supervised_head_is_kept_on_request(tmp_path: Path) -> None:
